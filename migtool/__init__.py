@@ -1,0 +1,3 @@
+"""migtool: database migration discipline you can run."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from migtool.cli import main
+
+sys.exit(main())

@@ -1,0 +1,114 @@
+"""The thin front: parse arguments, build the configuration, run one command, map errors to exit codes.
+
+Each command lives in migtool/commands/<module>.py and offers `add_arguments(parser)` and
+`run(args, config) -> int`. Command modules import their heavy dependencies inside `run`, so
+`migtool lint` does not pay for boto3 and `migtool --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from migtool import __version__, output
+from migtool.config import load_config
+from migtool.errors import ExitCode, MigtoolError
+
+# name -> (module under migtool.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("doctor", "check that docker, compose, the database and the folders are usable"),
+    "config": ("show_config", "print the effective configuration (passwords masked)"),
+    "status": ("status", "show applied, pending, failed and modified migrations"),
+    "history": ("history", "show the latest applied migrations from _prisma_migrations"),
+    "lint": ("lint", "find migration statements that break expand/contract or lock production"),
+    "backup": ("backup", "take a compressed, checksummed backup with a manifest"),
+    "backups": ("backups", "list, verify, prune, upload and download backups"),
+}
+
+EXIT_CODES_HELP = """exit codes:
+  0  ok
+  1  a check failed or an action was refused
+  2  usage or configuration error
+  3  environment error (docker, the database, the disk or S3 unreachable)
+  4  internal error (a bug: run again with -v and report the traceback)
+"""
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options accepted before or after the command name; only given ones reach the config."""
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("configuration (override migtool.yaml and MIGTOOL_* variables)")
+    s = argparse.SUPPRESS
+    g.add_argument("--config", metavar="PATH", default=s, help="config file (default: ./migtool.yaml)")
+    g.add_argument("--target", choices=["compose", "direct"], default=s,
+                   help="how to reach PostgreSQL (direct uses DATABASE_URL)")
+    g.add_argument("--compose-file", metavar="PATH", action="append", default=s,
+                   help="compose file (repeat for overrides)")
+    g.add_argument("--compose-project", metavar="NAME", default=s, help="compose project name")
+    g.add_argument("--compose-env-file", metavar="PATH", default=s, help="env file for docker compose")
+    g.add_argument("--migrations-dir", metavar="DIR", default=s, help="Prisma migrations folder")
+    g.add_argument("--backup-dir", metavar="DIR", default=s, help="where backups are written")
+    g.add_argument("-v", "--verbose", action="store_true", default=s, help="show tracebacks and debug logs")
+    return common
+
+
+CONFIG_FLAGS = ("target", "compose_file", "compose_project", "compose_env_file", "migrations_dir", "backup_dir")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="migtool",
+        description="Database migration discipline you can run: lint, back up, migrate, roll back.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"migtool {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(f"migtool.commands.{module_name}")
+        p = sub.add_parser(name, help=help_text, description=getattr(module, "__doc__", None) or help_text,
+                           parents=[common], epilog=EXIT_CODES_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors, 0 on --help
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    try:
+        flags = {k: getattr(args, k) for k in CONFIG_FLAGS if hasattr(args, k)}
+        config = load_config(getattr(args, "config", None), flags=flags)
+        return int(args._module.run(args, config))
+    except MigtoolError as exc:
+        if verbose:
+            traceback.print_exc()
+        output.error(exc.message, exc.hint)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for -v
+        if verbose:
+            traceback.print_exc()
+        output.error(f"internal error: {type(exc).__name__}: {exc}", "run again with -v and report the traceback")
+        return ExitCode.INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""How migtool reaches PostgreSQL: through the compose postgres service, or directly by DATABASE_URL.
+
+Both offer the same narrow interface:
+- `query(sql)`: rows as dicts of JSON values. Both targets wrap the query in json_agg, so a
+  timestamp or a NULL reads the same whichever way the database was reached.
+- `execute(sql)`: run statements, no result.
+- `tool(argv, ...)`: start psql/pg_dump/pg_restore with raw byte streams, connected to the database.
+  The compose target runs the server's own binaries inside the service (client and server versions
+  match); the direct target runs local binaries with the connection in PG* environment variables,
+  so the password never reaches an argv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from migtool.compose import ComposeProject
+from migtool.config import Config, Secret, mask_url
+from migtool.errors import ConfigError, EnvironmentProblem, MigtoolError
+
+PG_TOOLS = ("psql", "pg_dump", "pg_restore", "pg_isready", "createdb", "dropdb")
+Stream = int | IO[bytes] | None
+
+# libpq connection keywords -> environment variables (those we meet in DATABASE_URLs).
+_LIBPQ_ENV = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "dbname": "PGDATABASE",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "application_name": "PGAPPNAME",
+    "options": "PGOPTIONS",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}
+
+
+def libpq_env(url: str, dbname: str | None = None) -> dict[str, str]:
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"DATABASE_URL is not a valid connection string: {exc}") from None
+    if dbname:
+        params["dbname"] = dbname
+    env = {}
+    for key, value in params.items():
+        var = _LIBPQ_ENV.get(key)
+        if var is None:
+            raise ConfigError(f"DATABASE_URL parameter '{key}' is not supported by migtool")
+        env[var] = str(value)
+    return env
+
+
+def _wrap_json(sql: str) -> str:
+    return f"SELECT coalesce(json_agg(t), '[]'::json)::text FROM ({sql.strip().rstrip(';')}) AS t"
+
+
+def server_major(version_num: int) -> int:
+    return version_num // 10000
+
+
+def tool_major(version_output: str) -> int:
+    """'pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)' -> 15"""
+    m = re.search(r"\(PostgreSQL\)\s+(\d+)", version_output)
+    if not m:
+        raise EnvironmentProblem(f"cannot read a version from: {version_output.strip()!r}")
+    return int(m.group(1))
+
+
+class Database(Protocol):
+    name: str
+    user: str
+
+    def describe(self) -> str: ...
+    def query(self, sql: str) -> list[dict[str, Any]]: ...
+    def execute(self, sql: str) -> None: ...
+    def server_version_num(self) -> int: ...
+    def tool(self, argv: Sequence[str], *, stdin: Stream = None, stdout: Stream = None,
+             stderr: Stream = subprocess.PIPE, connect: bool = True) -> subprocess.Popen: ...
+    def with_database(self, name: str) -> Database: ...
+
+
+def _fail_query(db: Database, err: str) -> MigtoolError:
+    text = err.strip().splitlines()[-1] if err.strip() else "no error output"
+    lowered = err.lower()
+    if any(s in lowered for s in ("could not connect", "connection refused", "no such file or directory",
+                                   "is not running", "the database system is", "timeout expired")):
+        return EnvironmentProblem(f"database not reachable ({db.describe()}): {text}",
+                                  hint="start it and check with `migtool doctor`")
+    return MigtoolError(f"query failed on {db.describe()}: {text}")
+
+
+class ComposeDatabase:
+    """The database inside the compose postgres service, reached with `docker compose exec -T`."""
+
+    def __init__(self, project: ComposeProject, service: str, user: str, name: str):
+        self.project = project
+        self.service = service
+        self.user = user
+        self.name = name
+
+    def describe(self) -> str:
+        return f"database {self.name} in compose service {self.service}"
+
+    def with_database(self, name: str) -> ComposeDatabase:
+        return ComposeDatabase(self.project, self.service, self.user, name)
+
+    def tool(self, argv, *, stdin=None, stdout=None, stderr=subprocess.PIPE, connect=True):
+        args = list(argv)
+        if connect:
+            args[1:1] = ["-U", self.user, "-d", self.name] if args[0] != "pg_isready" else ["-U", self.user]
+        return self.project.exec_stream(self.service, args, stdin=stdin, stdout=stdout, stderr=stderr,
+                                        env={"PGTZ": "UTC"})
+
+    def _psql(self, sql: str) -> str:
+        argv = ["psql", "-U", self.user, "-d", self.name, "-X", "-q", "-A", "-t",
+                "-v", "ON_ERROR_STOP=1", "-f", "-"]
+        res = self.project.exec(self.service, argv, input=sql.encode(), env={"PGTZ": "UTC"})
+        if res.returncode != 0:
+            raise _fail_query(self, res.stderr.decode(errors="replace") + res.stdout.decode(errors="replace"))
+        return res.stdout.decode()
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        out = self._psql(_wrap_json(sql) + ";\n")
+        return json.loads(out.strip() or "[]")
+
+    def execute(self, sql: str) -> None:
+        self._psql(sql)
+
+    def server_version_num(self) -> int:
+        return int(self.query("SELECT current_setting('server_version_num')::int AS v")[0]["v"])
+
+
+class DirectDatabase:
+    """A database reached from this machine by URL (psycopg for queries, local pg tools for dumps)."""
+
+    def __init__(self, url: Secret, name: str | None = None):
+        self.url = url
+        params = conninfo_to_dict(url.reveal())
+        self.user = str(params.get("user") or os.environ.get("PGUSER") or "postgres")
+        self.name = name or str(params.get("dbname") or self.user)
+        self._dbname_override = name
+
+    def describe(self) -> str:
+        shown = mask_url(self.url.reveal())
+        return f"database {self.name} at {shown}" if self._dbname_override else shown
+
+    def with_database(self, name: str) -> DirectDatabase:
+        return DirectDatabase(self.url, name)
+
+    def connect(self, autocommit: bool = True) -> psycopg.Connection:
+        kwargs: dict[str, Any] = {"autocommit": autocommit, "connect_timeout": 10}
+        if self._dbname_override:
+            kwargs["dbname"] = self._dbname_override
+        try:
+            conn = psycopg.connect(self.url.reveal(), **kwargs)
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EnvironmentProblem(
+                f"database not reachable ({self.describe()}): {first}",
+                hint="start it, or check DATABASE_URL; then run `migtool doctor --target direct`",
+            ) from None
+        conn.execute("SET TimeZone = 'UTC'")
+        return conn
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        with self.connect() as conn:
+            try:
+                row = conn.execute(_wrap_json(sql)).fetchone()
+            except psycopg.Error as exc:
+                raise MigtoolError(f"query failed on {self.describe()}: {str(exc).strip()}") from None
+        return json.loads(row[0])
+
+    def execute(self, sql: str) -> None:
+        with self.connect() as conn:
+            try:
+                conn.execute(sql)
+            except psycopg.Error as exc:
+                raise MigtoolError(f"statement failed on {self.describe()}: {str(exc).strip()}") from None
+
+    def server_version_num(self) -> int:
+        with self.connect() as conn:
+            return int(conn.execute("SELECT current_setting('server_version_num')::int").fetchone()[0])
+
+    def tool_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(libpq_env(self.url.reveal(), self._dbname_override))
+        env["PGTZ"] = "UTC"
+        return env
+
+    def tool(self, argv, *, stdin=None, stdout=None, stderr=subprocess.PIPE, connect=True):
+        args = list(argv)
+        exe = local_tool_path(args[0])
+        # pg_restore connects only when given -d; psql/pg_dump take the database from PGDATABASE.
+        if connect and args[0] == "pg_restore":
+            args[1:1] = ["-d", self.name]
+        env = self.tool_env() if connect else None
+        return subprocess.Popen([exe, *args[1:]], stdin=stdin, stdout=stdout, stderr=stderr, env=env)
+
+
+def local_tool_path(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise EnvironmentProblem(
+            f"`{name}` is not installed on this machine (needed for the direct target)",
+            hint="install the PostgreSQL client (e.g. apt-get install postgresql-client)",
+        )
+    return found
+
+
+def _compose_credentials(project: ComposeProject, service: str) -> tuple[str, str]:
+    model = project.config()
+    svc = model.get("services", {}).get(service)
+    if svc is None:
+        raise ConfigError(
+            f"service '{service}' is not defined in {project.describe()}",
+            hint="set postgres_service in migtool.yaml to your database service's name",
+        )
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    user = env.get("POSTGRES_USER") or "postgres"
+    return user, env.get("POSTGRES_DB") or user
+
+
+def compose_project(config: Config, env: Mapping[str, str] | None = None) -> ComposeProject:
+    return ComposeProject(config.compose_file, config.compose_project, config.compose_env_file, env)
+
+
+def open_database(config: Config) -> Database:
+    """The configured database, whichever target."""
+    if config.target == "direct":
+        if config.database_url is None:
+            raise ConfigError(
+                "the direct target needs DATABASE_URL",
+                hint="export DATABASE_URL=postgresql://USER@HOST:5432/DB (password via env or ~/.pgpass)",
+            )
+        return DirectDatabase(config.database_url)
+    project = compose_project(config)
+    user, name = config.db_user, config.db_name
+    if not user or not name:
+        found_user, found_name = _compose_credentials(project, config.postgres_service)
+        user, name = user or found_user, name or found_name
+    return ComposeDatabase(project, config.postgres_service, user, name)
+
+
+def run_to_completion(proc: subprocess.Popen, what: str) -> bytes:
+    """Wait for a tool started with stdout/stderr PIPEs; raise with its stderr on failure."""
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        text = (err or b"").decode(errors="replace").strip()
+        raise MigtoolError(f"{what} failed (exit {proc.returncode}): {text.splitlines()[-1] if text else ''}")
+    return out or b""
+
+
+def path_writable(path: Path) -> bool:
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    return os.access(probe, os.W_OK)
