@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 from migtool import __version__, output
@@ -38,9 +38,23 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse sizes help text with shutil.get_terminal_size, and importing shutil pulls in zlib,
+    bz2 and lzma on every start; the same width computed with os alone keeps startup small."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        if width is None:
+            try:
+                columns = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
+            except (AttributeError, ValueError, OSError):
+                columns = 80
+            width = columns - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 def _common_options() -> argparse.ArgumentParser:
     """Options accepted before or after the command name; only given ones reach the config."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_HelpFormatter)
     g = common.add_argument_group("configuration (override migtool.yaml and MIGTOOL_* variables)")
     s = argparse.SUPPRESS
     g.add_argument("--config", metavar="PATH", default=s, help="config file (default: ./migtool.yaml)")
@@ -59,29 +73,39 @@ def _common_options() -> argparse.ArgumentParser:
 CONFIG_FLAGS = ("target", "compose_file", "compose_project", "compose_env_file", "migrations_dir", "backup_dir")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given argv, only the commands named in it import their modules.
+
+    Importing every command module costs more than a whole `migtool lint` run (psycopg, plumbum,
+    rich...), so the others get a bare sub-parser: enough for `migtool --help` to list them.
+    """
+    wanted = set(COMMANDS) if argv is None else {a for a in argv if a in COMMANDS}
     common = _common_options()
     parser = argparse.ArgumentParser(
         prog="migtool",
         description="Database migration discipline you can run: lint, back up, migrate, roll back.",
         epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"migtool {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
+        if name not in wanted:
+            sub.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
+            continue
         module = importlib.import_module(f"migtool.commands.{module_name}")
         p = sub.add_parser(name, help=help_text, description=getattr(module, "__doc__", None) or help_text,
                            parents=[common], epilog=EXIT_CODES_HELP,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=_HelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)  # exits 2 on usage errors, 0 on --help
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
@@ -95,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._module.run(args, config))
     except MigtoolError as exc:
         if verbose:
+            import traceback
+
             traceback.print_exc()
         output.error(exc.message, exc.hint)
         return int(exc.exit_code)
@@ -105,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.OK
     except Exception as exc:  # a bug: say so plainly, keep the traceback for -v
         if verbose:
+            import traceback
+
             traceback.print_exc()
         output.error(f"internal error: {type(exc).__name__}: {exc}", "run again with -v and report the traceback")
         return ExitCode.INTERNAL

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-import yaml
 
 from migtool.errors import ConfigError
 
@@ -65,6 +62,7 @@ class S3Config:
     region: str | None = None
     sse: str | None = None  # "AES256" or "aws:kms"
     kms_key_id: str | None = None
+    part_size_mb: int = 64  # multipart upload: files above this size go in parts of this size (S3 min 5)
 
 
 @dataclass(frozen=True)
@@ -215,6 +213,7 @@ S3_KEYS: dict[str, Callable[[Any, Path], Any]] = {
     "region": _opt_str,
     "sse": lambda raw, base: None if raw in (None, "") else _choice("AES256", "aws:kms")(raw, base),
     "kms_key_id": _opt_str,
+    "part_size_mb": _int(5),
 }
 
 KEYS: dict[str, Callable[[Any, Path], Any]] = {
@@ -284,12 +283,16 @@ def _read_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     if path.suffix == ".toml":
+        import tomllib  # imported on use, like yaml: startup cost matters for `migtool lint`
+
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         data = data.get("tool", {}).get("migtool", {})
     else:
+        import yaml  # only when there is a YAML file: keeps `migtool lint` startup small
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -307,6 +310,8 @@ def find_config_file(cwd: Path) -> Path | None:
             return cwd / name
     pyproject = cwd / "pyproject.toml"
     if pyproject.is_file():
+        import tomllib
+
         try:
             if "migtool" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}):
                 return pyproject

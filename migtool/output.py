@@ -4,19 +4,38 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:
+    from rich.console import Console
 
-# Created lazily so tests that swap sys.stdout/sys.stderr (capsys) see our output.
+# rich is imported on first use, not at startup: `migtool lint --format json` never needs it, and
+# consoles are created per call so tests that swap sys.stdout/sys.stderr (capsys) see our output.
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def out() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stdout, highlight=False, soft_wrap=True)
 
 
+def table_out() -> Console:
+    """stdout for tables: piped into a log or CI, rows are not squeezed into 80 columns."""
+    console = out()
+    if not console.is_terminal:
+        console.width = 240
+    return console
+
+
 def err() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 

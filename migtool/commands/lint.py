@@ -1,11 +1,209 @@
-"""Not built yet (placeholder until its issue lands)."""
+"""Find migration statements that break expand/contract or lock production, and print the safe way.
 
-from migtool.errors import ExitCode, MigtoolError
+PATH may be a migration.sql (or any .sql file), one Prisma migration folder, or a migrations folder
+(<timestamp>_<name>/migration.sql inside). Without PATH: the pending migrations of the configured
+project (the database says which); if the database cannot be reached, every migration in the
+migrations folder, each judged on its own. Files are linted in order; a table created by an
+earlier one counts as new.
+
+Suppress a finding with a comment directly above the statement (or at the top of the file,
+followed by a blank line, for the whole file); the reason is required:
+    -- migtool:allow drop-column the column is unused since release 41, backed up
+
+Exit 1 when an unsuppressed finding is at or above --fail-on (default: warning), else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+FORMATS = ("text", "json", "github", "sarif")
+FALLBACK_PG_VERSION = 15
 
 
-def add_arguments(parser):
-    pass
+def _pg_version(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a PostgreSQL major version such as 15, got {raw!r}") from None
+    if not 9 <= value <= 99:
+        raise argparse.ArgumentTypeError(f"expected a PostgreSQL major version such as 15, got {raw!r}")
+    return value
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="migration files or folders (default: the pending migrations)")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text (default), json, github (workflow annotations) or sarif (code scanning)")
+    parser.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
+    parser.add_argument("--fail-on", choices=("danger", "warning", "advice"), default="warning",
+                        help="lowest severity that makes the exit code 1 (default: warning)")
+    parser.add_argument("--pg-version", type=_pg_version, metavar="N",
+                        help="PostgreSQL major version the migrations run on (default: pg_version from the "
+                             "config, else the server's when no PATH is given, else 15)")
+    parser.add_argument("--list-rules", action="store_true", help="list every rule id with its severity and exit")
+
+
+def _display_path(path: Path) -> Path:
+    """Paths under the current directory shown relative to it (as CI annotations expect)."""
+    if not path.is_absolute():
+        return path
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else Path(rel)
+
+
+def _project_migrations(config) -> tuple[list[Path], list[Path], bool]:
+    """(files to lint, migrations applied before them, whether the database answered).
+
+    Without the database we cannot tell pending from applied, so every migration is linted and
+    judged on its own (isolated): a table created by an older migration counts as existing, which
+    reports too much on old migrations rather than too little on the new one.
+    """
+    from migtool import output
+    from migtool.errors import ConfigError, EnvironmentProblem
+    from migtool.lint.discover import SCRIPT, migration_dirs
+
+    folder = Path(config.migrations_dir)
+    if not folder.is_dir():
+        raise ConfigError(f"migrations folder not found: {folder}",
+                          hint="pass --migrations-dir DIR, set migrations_dir in migtool.yaml, or give PATHs")
+    try:
+        from migtool.migration_status import pending_migration_dirs
+    except ImportError as exc:
+        output.warn(f"cannot ask the database which migrations are pending ({exc}); "
+                    f"linting every migration in {_display_path(folder)}, each on its own")
+        return [d / SCRIPT for d in migration_dirs(folder)], [], False
+    try:
+        pending = pending_migration_dirs(config)
+    except EnvironmentProblem as exc:
+        output.warn(f"cannot ask the database which migrations are pending ({exc.message}); "
+                    f"linting every migration in {_display_path(folder)} instead, each on its own "
+                    "(tables from older migrations count as existing)")
+        return [d / SCRIPT for d in migration_dirs(folder)], [], False
+    if not pending:
+        return [], [], True
+    applied = [d / SCRIPT for d in migration_dirs(folder, before=pending[0].name)]
+    return [d / SCRIPT for d in pending], applied, True
+
+
+def _server_major_version(config) -> int | None:
+    from migtool.database import open_database
+    from migtool.errors import MigtoolError
+
+    try:
+        return open_database(config).server_version_num() // 10000
+    except MigtoolError:
+        return None
+
+
+def _print_rules(fmt: str) -> None:
+    from migtool import output
+    from migtool.lint.formats import rules_list
+
+    rules = rules_list()
+    if fmt == "json":
+        output.print_json({"rules": rules})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    table.add_column("rule")
+    table.add_column("severity")
+    table.add_column("what it flags")
+    for r in rules:
+        table.add_row(r["id"], f"[{_STYLE[r['severity']]}]{r['severity']}[/]", escape(r["summary"]))
+    output.table_out().print(table)
+
+
+_STYLE = {"danger": "bold red", "warning": "yellow", "advice": "cyan"}
+
+
+def _print_text(report, fail_on: str) -> None:
+    from rich.markup import escape
+
+    from migtool import output
+
+    console = output.out()
+    by_file: dict[str, list] = {}
+    for f in report.findings:
+        by_file.setdefault(f.file, []).append(f)
+    for file, findings in by_file.items():
+        console.print(f"[bold]{escape(file)}[/bold]")
+        for f in findings:
+            where = f"{f.line}:{f.column}" if f.column else str(f.line)
+            if f.suppressed:
+                console.print(f"  [dim]{where}  {f.severity}  {f.rule}  suppressed: "
+                              f"{escape(f.suppression_reason or '')}[/dim]")
+                continue
+            console.print(f"  {where}  [{_STYLE[f.severity]}]{f.severity}[/]  [bold]{f.rule}[/bold]  {escape(f.message)}")
+            if f.statement:
+                console.print(f"      [dim]{escape(f.statement)}[/dim]")
+            fix_lines = f.fix.splitlines()
+            for i, line in enumerate(fix_lines):
+                lead = "[green]fix:[/green] " if i == 0 else "     "
+                console.print(f"      {lead}{escape(line)}")
+        console.print()
+    s = report.summary()
+    parts = [f"{s['danger']} danger", f"{s['warning']} warning", f"{s['advice']} advice"]
+    if s["suppressed"]:
+        parts.append(f"{s['suppressed']} suppressed")
+    files = "1 file" if s["files"] == 1 else f"{s['files']} files"
+    if report.fails(fail_on):
+        verdict = f"[bold red]fails[/bold red] (--fail-on {fail_on})"
+    elif report.active:
+        verdict = f"[green]passes[/green] (--fail-on {fail_on})"
+    else:
+        verdict = "[green]no problems found[/green]"
+    output.err().print(f"{files} linted (PostgreSQL {report.pg_version}): {', '.join(parts)}: {verdict}")
 
 
 def run(args, config) -> int:
-    raise MigtoolError("'migtool lint' is not built yet", exit_code=ExitCode.FAILED)
+    if args.list_rules:
+        _print_rules(args.format)
+        return 0
+
+    from migtool import output
+    from migtool.lint import lint_files
+    from migtool.lint.discover import applied_before, expand_paths
+
+    pg_version = args.pg_version or config.pg_version
+    isolated = False
+    if args.paths:
+        files = expand_paths([Path(p) for p in args.paths])
+        applied = applied_before(files)
+        if not files:
+            output.warn(f"no migration files in {', '.join(args.paths)}")
+    else:
+        files, applied, reachable = _project_migrations(config)
+        isolated = not reachable
+        if not files and reachable:
+            output.info("no pending migrations: nothing to lint")
+        if pg_version is None and reachable:
+            pg_version = _server_major_version(config)
+    report = lint_files([_display_path(p) for p in files], pg_version or FALLBACK_PG_VERSION, applied=applied,
+                        isolated=isolated)
+
+    if args.format == "json":
+        output.print_json(report.to_dict())
+    elif args.format == "github":
+        import sys
+
+        from migtool.lint.formats import to_github
+
+        sys.stdout.write(to_github(report))
+        sys.stdout.flush()
+    elif args.format == "sarif":
+        from migtool import __version__
+        from migtool.lint.formats import to_sarif
+
+        output.print_json(to_sarif(report, Path.cwd(), __version__))
+    else:
+        _print_text(report, args.fail_on)
+    return 1 if report.fails(args.fail_on) else 0

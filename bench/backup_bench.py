@@ -1,0 +1,312 @@
+"""Time `migtool backup` and its restore against the seed's `pg_dump | gzip` and `gunzip | psql`.
+
+    .venv/bin/python bench/backup_bench.py             # MIGTOOL_BENCH_MB=400 MIGTOOL_BENCH_RUNS=3
+
+Builds a realistic database (users, orders with a foreign key, events with jsonb; 11 indexes
+including unique, partial and GIN) of about MIGTOOL_BENCH_MB MiB on a throw-away cluster
+(tests/support/pgserver.py), or on the server of DATABASE_URL when it is set (its database is
+seeded unless it already holds the bench tables; restores go into scratch databases that are
+dropped). Then, in the same run, median of MIGTOOL_BENCH_RUNS each:
+
+  dumps:    seed `pg_dump | gzip`, uncompressed `pg_dump > file` (plain, and -Fc -Z0),
+            `migtool backup` (direct target) for custom/zstd (the default), sql/zstd, custom/gzip
+  restores: seed `gunzip -c | psql`, and migtool's restore of each migtool backup (custom:
+            decompress + pg_restore -j 2; sql: psql -1) into a fresh database
+
+Goals: default backup <= 1.3x the uncompressed pg_dump of the same format; restore of the default
+format <= 0.6x the seed's `gunzip | psql`. Results go to bench/results/backup.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from migtool.backup.restore import restore_backup  # noqa: E402
+from migtool.config import Secret  # noqa: E402
+from migtool.database import DirectDatabase, libpq_env  # noqa: E402
+
+# Rows per MiB of database, from the reference data set in shared/MEASUREMENTS.md (1959 MiB).
+USERS_PER_MB, ORDERS_PER_MB, EVENTS_PER_MB = 766, 2552, 638
+
+SEED_SQL = """
+CREATE TABLE users (
+    id bigserial PRIMARY KEY,
+    email text NOT NULL UNIQUE,
+    name text NOT NULL,
+    status text NOT NULL DEFAULT 'active',
+    created_at timestamptz NOT NULL
+);
+CREATE TABLE orders (
+    id bigserial PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users (id),
+    amount_cents integer NOT NULL,
+    currency char(3) NOT NULL DEFAULT 'EUR',
+    status text NOT NULL,
+    note text,
+    created_at timestamptz NOT NULL
+);
+CREATE TABLE events (
+    id bigserial PRIMARY KEY,
+    user_id bigint REFERENCES users (id),
+    kind text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamptz NOT NULL
+);
+INSERT INTO users (email, name, status, created_at)
+SELECT 'user' || g || '@example.com', 'User ' || substr(md5(g::text), 1, 12),
+       CASE WHEN g %% 10 = 0 THEN 'inactive' ELSE 'active' END,
+       timestamptz '2024-01-01' + g * interval '17 seconds'
+FROM generate_series(1, %(users)s) g;
+INSERT INTO orders (user_id, amount_cents, status, note, created_at)
+SELECT 1 + (g::bigint * 7919) %% %(users)s, (g * 31) %% 100000,
+       (ARRAY['pending', 'paid', 'shipped', 'cancelled'])[1 + g %% 4],
+       CASE WHEN g %% 3 = 0 THEN 'gift wrap ' || md5(g::text) END,
+       timestamptz '2024-01-01' + g * interval '5 seconds'
+FROM generate_series(1, %(orders)s) g;
+INSERT INTO events (user_id, kind, payload, created_at)
+SELECT 1 + (g::bigint * 104729) %% %(users)s, (ARRAY['login', 'view', 'click', 'purchase'])[1 + g %% 4],
+       jsonb_build_object('path', '/products/' || (g %% 5000), 'agent', 'Mozilla/5.0 ' || substr(md5(g::text), 1, 16),
+                          'items', jsonb_build_array(g %% 7, g %% 11, g %% 13), 'ok', g %% 9 <> 0),
+       timestamptz '2024-01-01' + g * interval '20 seconds'
+FROM generate_series(1, %(events)s) g;
+CREATE INDEX users_created_at_idx ON users (created_at);
+CREATE INDEX orders_user_id_idx ON orders (user_id);
+CREATE INDEX orders_created_at_idx ON orders (created_at);
+CREATE INDEX orders_pending_idx ON orders (created_at) WHERE status = 'pending';
+CREATE INDEX events_user_id_idx ON events (user_id);
+CREATE INDEX events_created_at_idx ON events (created_at);
+CREATE INDEX events_payload_idx ON events USING gin (payload);
+"""
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Server:
+    """Where the bench runs: our own throw-away cluster, or the server of DATABASE_URL."""
+
+    def __init__(self) -> None:
+        self._pg = None
+        url = os.environ.get("DATABASE_URL")
+        if url:
+            self.url = url
+            self.dbname = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "postgres"
+            self.own_db = False
+        else:
+            from tests.support.pgserver import start_server
+
+            log("starting a throw-away PostgreSQL cluster")
+            self._pg = start_server()
+            self.dbname = "bench"
+            self._pg.create_database(self.dbname)
+            self.url = self._pg.url(self.dbname)
+            self.own_db = True
+
+    def url_for(self, dbname: str) -> str:
+        params = psycopg.conninfo.conninfo_to_dict(self.url)
+        params["dbname"] = dbname
+        return psycopg.conninfo.make_conninfo(**params)
+
+    def env(self, dbname: str | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("DATABASE_URL", None)
+        env.update(libpq_env(self.url, dbname))
+        return env
+
+    def admin(self) -> psycopg.Connection:
+        return psycopg.connect(self.url, autocommit=True)
+
+    def fresh_database(self) -> str:
+        name = f"bench_restore_{uuid.uuid4().hex[:8]}"
+        with self.admin() as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin() as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        if self._pg is not None:
+            self._pg.cleanup()
+
+
+def seed(server: Server, mb: int) -> dict:
+    with psycopg.connect(server.url, autocommit=True) as c:
+        have = c.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+                         "AND tablename IN ('users', 'orders', 'events')").fetchone()[0]
+        if have == 3:
+            log("bench tables already there: not seeding")
+        else:
+            counts = {"users": USERS_PER_MB * mb, "orders": ORDERS_PER_MB * mb, "events": EVENTS_PER_MB * mb}
+            log(f"seeding about {mb} MiB: {counts}")
+            t0 = time.monotonic()
+            c.execute(SEED_SQL % counts)
+            c.execute("VACUUM ANALYZE")
+            log(f"seeded in {time.monotonic() - t0:.1f} s")
+        size = c.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        version = c.execute("SHOW server_version").fetchone()[0]
+    return {"database_bytes": size, "server_version": version}
+
+
+def timed(fn: Callable[[], None]) -> float:
+    t0 = time.monotonic()
+    fn()
+    return time.monotonic() - t0
+
+
+def shell(cmd: str, env: dict[str, str]) -> None:
+    subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, check=True)
+
+
+def median_of(runs: int, what: str, fn: Callable[[int], float]) -> dict:
+    times = []
+    for i in range(runs):
+        t = fn(i)
+        times.append(round(t, 3))
+        log(f"  {what} run {i + 1}: {t:.2f} s")
+    return {"median_s": round(statistics.median(times), 3), "runs_s": times}
+
+
+def main() -> int:
+    mb = int(os.environ.get("MIGTOOL_BENCH_MB", "400"))
+    runs = int(os.environ.get("MIGTOOL_BENCH_RUNS", "3"))
+    server = Server()
+    work = Path(tempfile.mkdtemp(prefix="migtool-bench-", dir=os.environ.get("MIGTOOL_BENCH_DIR")))
+    results: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
+                     "cpus": os.cpu_count(), "runs": runs, "dumps": {}, "restores": {}, "sizes": {}}
+    try:
+        results.update(seed(server, mb))
+        log(f"database is {results['database_bytes'] / 2**20:.0f} MiB")
+        env = server.env(server.dbname)
+
+        def restore_timing(label: str, restore: Callable[[str], None]) -> None:
+            def one(i: int) -> float:
+                target = server.fresh_database()
+                try:
+                    return timed(lambda: restore(target))
+                finally:
+                    server.drop(target)
+
+            results["restores"][label] = median_of(runs, f"restore {label}", one)
+
+        # --- the seed's way and the floors
+        seed_file = work / "seed.sql.gz"
+        results["dumps"]["pg_dump | gzip (seed)"] = median_of(
+            runs, "pg_dump | gzip", lambda i: timed(lambda: shell(f"pg_dump | gzip > {seed_file}", env)))
+        results["sizes"]["pg_dump | gzip (seed)"] = seed_file.stat().st_size
+        plain = work / "plain.sql"
+        results["dumps"]["pg_dump > file (plain)"] = median_of(
+            runs, "pg_dump > file", lambda i: timed(lambda: shell(f"pg_dump > {plain}", env)))
+        results["sizes"]["pg_dump > file (plain)"] = plain.stat().st_size
+        plain.unlink()
+        custom0 = work / "custom0.dump"
+        results["dumps"]["pg_dump -Fc -Z0 > file"] = median_of(
+            runs, "pg_dump -Fc -Z0 > file", lambda i: timed(lambda: shell(f"pg_dump -Fc -Z0 > {custom0}", env)))
+        results["sizes"]["pg_dump -Fc -Z0 > file"] = custom0.stat().st_size
+        custom0.unlink()
+
+        restore_timing("gunzip -c | psql (seed)", lambda db: shell(
+            f"gunzip -c {seed_file} | psql -X -q -v ON_ERROR_STOP=1 -d {db} > /dev/null", server.env(db)))
+        seed_file.unlink()
+
+        # --- migtool backup, through the CLI as an operator runs it
+        variants = [("custom", "zstd"), ("sql", "zstd"), ("custom", "gzip")]
+        for fmt, comp in variants:
+            label = f"migtool backup {fmt}/{comp}"
+            out_dir = work / f"{fmt}-{comp}"
+            made: list[dict] = []
+
+            def backup(i: int, fmt=fmt, comp=comp, out_dir=out_dir, made=made) -> float:
+                shutil.rmtree(out_dir, ignore_errors=True)
+                cli_env = dict(os.environ, DATABASE_URL=server.url)
+                cli_env = {k: v for k, v in cli_env.items() if not k.startswith("MIGTOOL_")}
+                cmd = [sys.executable, "-m", "migtool", "backup", "--target", "direct", "--backup-dir",
+                       str(out_dir), "--reason", "bench", "--format", fmt, "--compression", comp,
+                       "--no-upload", "--json", "--migrations-dir", str(work / "no-migrations")]
+                t0 = time.monotonic()
+                res = subprocess.run(cmd, env=cli_env, capture_output=True, text=True, cwd=work)
+                t = time.monotonic() - t0
+                if res.returncode != 0:
+                    raise SystemExit(f"migtool backup failed: {res.stderr}")
+                made[:] = [json.loads(res.stdout)]
+                return t
+
+            results["dumps"][label] = median_of(runs, label, backup)
+            manifest = made[0]
+            results["sizes"][label] = manifest["size"]
+            path = Path(manifest["path"])
+
+            def restore(db: str, path=path, manifest=manifest) -> None:
+                restore_backup(DirectDatabase(Secret(server.url_for(db))), path, fmt=manifest["format"],
+                               compression=manifest["compression"], jobs=2,
+                               uncompressed_size=manifest["uncompressed_size"])
+
+            restore_timing(f"migtool restore {fmt}/{comp}", restore)
+            shutil.rmtree(out_dir, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        server.close()
+
+    d, r = results["dumps"], results["restores"]
+    ratios = {
+        "backup custom/zstd vs pg_dump -Fc -Z0 > file": d["migtool backup custom/zstd"]["median_s"]
+        / d["pg_dump -Fc -Z0 > file"]["median_s"],
+        "backup custom/zstd vs pg_dump > file (plain)": d["migtool backup custom/zstd"]["median_s"]
+        / d["pg_dump > file (plain)"]["median_s"],
+        "backup sql/zstd vs pg_dump > file (plain)": d["migtool backup sql/zstd"]["median_s"]
+        / d["pg_dump > file (plain)"]["median_s"],
+        "backup custom/zstd vs pg_dump | gzip (seed)": d["migtool backup custom/zstd"]["median_s"]
+        / d["pg_dump | gzip (seed)"]["median_s"],
+        "restore custom/zstd vs gunzip | psql (seed)": r["migtool restore custom/zstd"]["median_s"]
+        / r["gunzip -c | psql (seed)"]["median_s"],
+        "restore sql/zstd vs gunzip | psql (seed)": r["migtool restore sql/zstd"]["median_s"]
+        / r["gunzip -c | psql (seed)"]["median_s"],
+    }
+    results["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
+    goals = {"backup": ratios["backup custom/zstd vs pg_dump -Fc -Z0 > file"] <= 1.3,
+             "restore": ratios["restore custom/zstd vs gunzip | psql (seed)"] <= 0.6}
+    results["goals"] = {"backup <= 1.3x uncompressed pg_dump (same format)": goals["backup"],
+                        "restore <= 0.6x seed gunzip | psql": goals["restore"]}
+
+    print(f"\ndatabase {results['database_bytes'] / 2**20:.0f} MiB, PostgreSQL {results['server_version']}, "
+          f"median of {runs}")
+    print(f"{'dump':48} {'median':>9} {'size':>10}")
+    for k, v in d.items():
+        print(f"{k:48} {v['median_s']:8.2f}s {results['sizes'].get(k, 0) / 2**20:8.1f}Mi")
+    print(f"{'restore':48} {'median':>9}")
+    for k, v in r.items():
+        print(f"{k:48} {v['median_s']:8.2f}s")
+    print("ratios:")
+    for k, v in results["ratios"].items():
+        print(f"  {k:52} {v:.2f}x")
+    for k, ok in results["goals"].items():
+        print(f"goal {k}: {'met' if ok else 'NOT met'}")
+    out = HERE / "results" / "backup.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written: {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

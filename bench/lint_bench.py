@@ -1,0 +1,232 @@
+"""Time `migtool lint` against squawk on a generated corpus of Prisma-style migrations.
+
+    .venv/bin/pip install -e '.[bench]'      # brings the squawk binary (squawk-cli)
+    .venv/bin/python bench/lint_bench.py     # --files 1000 --runs 5
+
+Each tool runs as a fresh process over the same files (cold: interpreter start, imports, parsing
+and rule checks all count), several times; the medians and their ratio are printed and written to
+bench/results/lint.json. Our goal is migtool/squawk <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+
+TYPES = ["TEXT", "INTEGER", "BOOLEAN", "TIMESTAMP(3)", "DOUBLE PRECISION", "JSONB", "DECIMAL(10,2)",
+         "VARCHAR(255)", "BIGINT"]
+WORDS = ["user", "order", "invoice", "product", "tag", "comment", "session", "account", "team", "payment",
+         "address", "shipment", "review", "coupon", "audit", "event", "device", "plan", "report", "file"]
+
+
+def _camel(*parts: str) -> str:
+    return parts[0] + "".join(p.capitalize() for p in parts[1:])
+
+
+def _pascal(word: str, n: int) -> str:
+    return f"{word.capitalize()}{n}"
+
+
+def _create_table(rng: random.Random, table: str, enum: str | None) -> str:
+    cols = ['    "id" SERIAL NOT NULL']
+    for i in range(rng.randint(2, 8)):
+        typ = rng.choice(TYPES)
+        null = " NOT NULL" if rng.random() < 0.5 else ""
+        default = " DEFAULT false" if typ == "BOOLEAN" and null else ""
+        cols.append(f'    "{_camel(rng.choice(WORDS), "field", str(i))}" {typ}{null}{default}')
+    if enum:
+        cols.append(f'    "status" "{enum}" NOT NULL DEFAULT \'ACTIVE\'')
+    cols.append('    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP')
+    cols.append('    "updatedAt" TIMESTAMP(3) NOT NULL')
+    body = ",\n".join(cols)
+    return f'-- CreateTable\nCREATE TABLE "{table}" (\n{body},\n\n    CONSTRAINT "{table}_pkey" PRIMARY KEY ("id")\n);\n'
+
+
+EXISTING = ("User", "Order", "Product", "Invoice", "Account", "Session", "Payment", "Team")
+
+
+def _pick(rng: random.Random, tables: list[str]) -> str:
+    """Half the changes hit the long-lived production tables, half the ones added by the corpus."""
+    return rng.choice(EXISTING) if rng.random() < 0.5 else rng.choice(tables)
+
+
+def _migration(rng: random.Random, n: int, tables: list[str]) -> str:
+    """One migration.sql in the shape `prisma migrate dev` writes (with some hand edits)."""
+    parts: list[str] = []
+    kind = rng.random()
+    if kind < 0.35 or len(tables) < 3:
+        enum = None
+        if rng.random() < 0.3:
+            enum = _pascal("status", n)
+            parts.append(f"-- CreateEnum\nCREATE TYPE \"{enum}\" AS ENUM ('ACTIVE', 'PAUSED', 'CLOSED');\n")
+        table = _pascal(rng.choice(WORDS), n)
+        parts.append(_create_table(rng, table, enum))
+        parts.append(f'-- CreateIndex\nCREATE UNIQUE INDEX "{table}_slug_key" ON "{table}"("createdAt", "id");\n')
+        if tables:
+            parent = rng.choice(tables)
+            parts.append(f'-- AlterTable\nALTER TABLE "{table}" ADD COLUMN "{_camel(parent.lower(), "id")}" INTEGER;\n')
+            parts.append(
+                f'-- AddForeignKey\nALTER TABLE "{table}" ADD CONSTRAINT "{table}_parent_fkey" FOREIGN KEY '
+                f'("{_camel(parent.lower(), "id")}") REFERENCES "{parent}"("id") ON DELETE SET NULL ON UPDATE CASCADE;\n')
+        tables.append(table)
+    elif kind < 0.6:
+        table = _pick(rng, tables)
+        for i in range(rng.randint(1, 3)):
+            col = _camel(rng.choice(WORDS), "note", str(n), str(i))
+            parts.append(f'-- AlterTable\nALTER TABLE "{table}" ADD COLUMN     "{col}" {rng.choice(TYPES)};\n')
+        if rng.random() < 0.3:
+            parts.append(f'-- AlterTable\nALTER TABLE "{table}" ADD COLUMN "flag{n}" BOOLEAN NOT NULL DEFAULT false;\n')
+    elif kind < 0.75:
+        table = _pick(rng, tables)
+        concurrently = "CONCURRENTLY " if rng.random() < 0.3 else ""
+        parts.append(f'-- CreateIndex\nCREATE INDEX {concurrently}"{table}_createdAt_{n}_idx" ON "{table}"("createdAt");\n')
+    elif kind < 0.85:
+        table = _pick(rng, tables)
+        parts.append("SET lock_timeout = '5s';\n")
+        parts.append(f'-- AlterTable\nALTER TABLE "{table}" ADD CONSTRAINT "{table}_chk_{n}" CHECK ("id" > 0) NOT VALID;\n')
+        parts.append(f'-- Validate\nALTER TABLE "{table}" VALIDATE CONSTRAINT "{table}_chk_{n}";\n')
+    else:
+        # The dangerous ones a reviewer should catch.
+        table = _pick(rng, tables)
+        danger = rng.randrange(6)
+        if danger == 0:
+            parts.append(f'/*\n  Warnings:\n\n  - You are about to drop the column `updatedAt` on the `{table}` table. '
+                         'All the data in the column will be lost.\n\n*/\n'
+                         f'-- AlterTable\nALTER TABLE "{table}" DROP COLUMN "updatedAt";\n')
+        elif danger == 1:
+            parts.append(f'-- AlterTable\nALTER TABLE "{table}" RENAME COLUMN "createdAt" TO "created_at";\n')
+        elif danger == 2:
+            parts.append(f'-- AlterTable\nALTER TABLE "{table}" ALTER COLUMN "id" SET DATA TYPE BIGINT;\n')
+        elif danger == 3:
+            parts.append(f'-- AlterTable\nALTER TABLE "{table}" ADD COLUMN "ref{n}" TEXT NOT NULL;\n')
+        elif danger == 4:
+            parts.append(f'-- AlterTable\nALTER TABLE "{table}" ALTER COLUMN "updatedAt" SET NOT NULL;\n')
+        else:
+            parts.append(f'-- AlterTable\nALTER TABLE "{table}" ADD COLUMN "uid{n}" UUID NOT NULL DEFAULT gen_random_uuid();\n')
+    return "\n".join(parts)
+
+
+def generate_corpus(root: Path, count: int, seed: int = 5) -> list[Path]:
+    """Write `count` migration folders (<timestamp>_<name>/migration.sql) under root."""
+    rng = random.Random(seed)
+    # Tables of the production schema that existed before these migrations (as in a real project,
+    # where only the newest migrations are linted): changes to them are what the rules judge.
+    tables: list[str] = list(EXISTING)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    files = []
+    for n in range(count):
+        stamp = (start + timedelta(hours=n)).strftime("%Y%m%d%H%M%S")
+        folder = root / f"{stamp}_migration_{n}"
+        folder.mkdir(parents=True)
+        path = folder / "migration.sql"
+        path.write_text(_migration(rng, n, tables), encoding="utf-8")
+        files.append(path)
+    return files
+
+
+def _run_once(argv: list[str], cwd: Path) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    res = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t0
+    if res.returncode not in (0, 1):
+        raise SystemExit(f"{argv[0]} failed with exit code {res.returncode}:\n{res.stderr.decode()[-2000:]}")
+    return elapsed, res.returncode
+
+
+def _time_interleaved(a: list[str], b: list[str], runs: int, cwd: Path) -> tuple[list[float], list[float]]:
+    """Alternate the two tools so that load from other processes hits both alike."""
+    times_a, times_b = [], []
+    for _ in range(runs):
+        times_a.append(_run_once(a, cwd)[0])
+        times_b.append(_run_once(b, cwd)[0])
+    return times_a, times_b
+
+
+def _compile_package() -> None:
+    """Write migtool's bytecode, as `pip install` does for a regular install (an editable install
+    under PYTHONDONTWRITEBYTECODE would otherwise recompile every module on every run)."""
+    import compileall
+    import importlib.util
+
+    spec = importlib.util.find_spec("migtool")
+    if spec and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            compileall.compile_dir(location, quiet=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=1000, help="number of migration files (default 1000)")
+    ap.add_argument("--runs", type=int, default=15, help="cold runs per tool; the median counts (default 15)")
+    ap.add_argument("--output", type=Path, default=HERE / "results" / "lint.json")
+    ap.add_argument("--keep", action="store_true", help="keep the generated corpus and print where it is")
+    args = ap.parse_args(argv)
+
+    migtool = shutil.which("migtool", path=str(VENV_BIN)) or shutil.which("migtool")
+    squawk = shutil.which("squawk", path=str(VENV_BIN)) or shutil.which("squawk")
+    if not migtool:
+        raise SystemExit("migtool is not installed in this environment: .venv/bin/pip install -e .")
+    if not squawk:
+        raise SystemExit("the squawk binary is missing: .venv/bin/pip install -e '.[bench]' (squawk-cli)")
+
+    tmp = Path(tempfile.mkdtemp(prefix="lint-bench-"))
+    try:
+        corpus = tmp / "migrations"
+        files = generate_corpus(corpus, args.files)
+        rel_files = [str(p.relative_to(tmp)) for p in files]
+        # Both tools read the same files and write JSON; squawk takes the file list, migtool the
+        # migrations folder (its ordinary use). Neither needs a database.
+        mig_argv = [migtool, "lint", "--format", "json", "--pg-version", "15", "migrations"]
+        sq_argv = [squawk, "--reporter", "json", "--pg-version", "15", *rel_files]
+        _compile_package()
+        # One warm-up each so the page cache holds the files and binaries for both alike.
+        _, mig_code = _run_once(mig_argv, tmp)
+        _, sq_code = _run_once(sq_argv, tmp)
+        mig_times, sq_times = _time_interleaved(mig_argv, sq_argv, args.runs, tmp)
+        report = json.loads(subprocess.run(mig_argv, cwd=tmp, capture_output=True).stdout)
+        squawk_version = subprocess.run([squawk, "--version"], capture_output=True, text=True).stdout.strip()
+        if args.keep:
+            print(f"corpus kept in {corpus}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    mig_median = statistics.median(mig_times)
+    sq_median = statistics.median(sq_times)
+    result = {
+        "files": args.files,
+        "runs": args.runs,
+        "migtool": {"median_s": round(mig_median, 4), "runs_s": [round(t, 4) for t in mig_times],
+                    "exit_code": mig_code, "findings": len(report["findings"]), "summary": report["summary"]},
+        "squawk": {"median_s": round(sq_median, 4), "runs_s": [round(t, 4) for t in sq_times],
+                   "exit_code": sq_code, "version": squawk_version},
+        "ratio_migtool_over_squawk": round(mig_median / sq_median, 2),
+        "goal_ratio": 1.5,
+        "python": platform.python_version(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"{args.files} files, median of {args.runs} cold runs")
+    print(f"  migtool lint: {mig_median:.3f} s  ({len(report['findings'])} findings)")
+    print(f"  {squawk_version}: {sq_median:.3f} s")
+    print(f"  ratio migtool/squawk: {mig_median / sq_median:.2f} (goal <= 1.5)")
+    print(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,437 @@
+"""Take one backup: pg_dump streamed through our compressor and sha256 into a private temp file,
+published by link/rename only when pg_dump, the compressor and fsync all succeeded.
+
+Runbook order: check the server and pg_dump -> note the migration state -> open a snapshot and
+record tables/row counts in it -> claim a name -> stream the dump -> write the sha256 file and the
+manifest -> publish the dump last. Any failure or signal on the way (pg_dump error, Ctrl-C,
+SIGTERM, a full disk, a killed `docker exec`) removes everything this run created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from migtool import __version__
+from migtool.backup import naming
+from migtool.backup.compression import CHUNK, open_compressor
+from migtool.backup.files import (
+    create_private,
+    fsync_dir,
+    publish_no_replace,
+    remove_quietly,
+    write_all,
+    write_atomic,
+)
+from migtool.backup.manifest import Manifest, checksum_line, tables_from_rows
+from migtool.backup.snapshot import SnapshotSession
+from migtool.backup.tables import TABLES_SQL, count_sql, wants_exact_counts
+from migtool.database import Database, tool_major
+from migtool.errors import EnvironmentProblem, ExitCode, MigtoolError
+
+log = logging.getLogger(__name__)
+
+SQL_TRAILER = b"-- PostgreSQL database dump complete"
+CUSTOM_MAGIC = b"PGDMP"
+_F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe means fewer, larger reads from pg_dump
+
+
+@dataclass(frozen=True)
+class BackupRequest:
+    backup_dir: Path
+    reason: str = "manual"
+    format: str = "custom"
+    compression: str = "zstd"
+    target: str | None = None
+    migrations_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str  # "preparing", "dumping"
+    dumped: int = 0  # bytes from pg_dump
+    written: int = 0  # compressed bytes on disk
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    manifest: Manifest
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | None = None,
+                  clock: Callable[[], datetime] = utcnow) -> BackupResult:
+    if (request.format, request.compression) not in naming.EXTENSIONS:
+        raise MigtoolError(f"unknown backup format/compression {request.format}/{request.compression}",
+                           exit_code=ExitCode.USAGE)
+    report = progress or (lambda p: None)
+    report(Progress("preparing"))
+    t0 = time.monotonic()
+    backup_dir = _ensure_dir(request.backup_dir)
+    server_version = _server_version(db)
+    pg_dump_version = _pg_dump_version(db, server_version)
+    migrations, migrations_note = _migration_state(db, request.migrations_dir)
+    log.debug("server %s, %s, migration state: %.3f s", server_version, pg_dump_version, time.monotonic() - t0)
+
+    with SnapshotSession(db) as session, _signals_raise_interrupt():
+        rows = session.query(TABLES_SQL)
+        # Counting shares pg_dump's snapshot, so it runs beside the dump instead of before it.
+        counter = _RowCounter(session, count_sql((r["schema"], r["name"]) for r in rows), wants_exact_counts(rows))
+        log.debug("snapshot %s, %d tables: %.3f s", session.snapshot_id, len(rows), time.monotonic() - t0)
+        started = clock()
+        published = False
+        partial: Path | None = None
+        fd: int | None = None
+        sidecars: list[Path] = []
+        try:
+            with _deferred_interrupts():  # a signal now would leave the claimed partial behind
+                name, partial, fd = _claim_name(backup_dir, db.name, started, request)
+            final = backup_dir / name.filename
+            sidecars = [backup_dir / naming.checksum_name(name.filename),
+                        backup_dir / naming.manifest_name(name.filename)]
+            sha256, size, dumped, level = _stream_dump(db, session.snapshot_id, request, fd, report,
+                                                       on_started=counter.start)
+            log.debug("dumped %d bytes into %d: %.3f s", dumped, size, time.monotonic() - t0)
+            exact = counter.result()
+            tables = tables_from_rows(rows, exact)
+            log.debug("%s row counts: %.3f s", "exact" if exact is not None else "estimated",
+                      time.monotonic() - t0)
+            os.fsync(fd)
+            os.close(fd)
+            fd = None
+            log.debug("fsynced: %.3f s", time.monotonic() - t0)
+            finished = clock()
+            manifest = Manifest(
+                name=name.filename, database=db.name, format=request.format, compression=request.compression,
+                size=size, sha256=sha256, started_at=started, finished_at=finished, reason=request.reason or "",
+                server_version=server_version, pg_dump_version=pg_dump_version, uncompressed_size=dumped,
+                compression_level=level, row_counts="exact" if exact is not None else "estimated",
+                tables=tables, migrations=migrations, migrations_note=migrations_note, target=request.target,
+                migtool_version=__version__,
+            )
+            write_atomic(sidecars[0], checksum_line(sha256, name.filename).encode(), replace=False)
+            write_atomic(sidecars[1], _json_bytes(manifest.to_dict()), replace=False)
+            publish_no_replace(partial, final)  # the dump appears last: a visible dump is a whole one
+            published = True
+            fsync_dir(backup_dir)
+        except KeyboardInterrupt:
+            raise MigtoolError("backup interrupted; no backup file was left behind",
+                               exit_code=ExitCode.INTERRUPTED) from None
+        except OSError as exc:
+            raise _disk_problem(exc, backup_dir) from None
+        finally:
+            counter.join()
+            if not published:
+                with _ignoring_interrupts():
+                    if fd is not None:
+                        with contextlib.suppress(OSError):
+                            os.close(fd)
+                    if partial is not None:
+                        remove_quietly(partial)
+                    for side in sidecars:
+                        remove_quietly(side)
+    return BackupResult(final, manifest)
+
+
+def _json_bytes(data: dict) -> bytes:
+    import json
+
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _ensure_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot create the backup folder {path}: {exc.strerror}",
+                                 hint="set backup_dir in migtool.yaml (or --backup-dir) to a writable folder") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise EnvironmentProblem(f"the backup folder {path} is not writable",
+                                 hint="fix its permissions or choose another --backup-dir")
+    return path
+
+
+def _server_version(db: Database) -> str:
+    rows = db.query("SELECT current_setting('server_version') AS v")
+    return str(rows[0]["v"])
+
+
+def _pg_dump_version(db: Database, server_version: str) -> str:
+    proc = db.tool(["pg_dump", "--version"], stdout=subprocess.PIPE, connect=False)
+    out, err = proc.communicate(timeout=60)
+    text = (out or b"").decode(errors="replace").strip()
+    if proc.returncode != 0 or not text:
+        raise EnvironmentProblem(f"cannot run pg_dump: {(err or b'').decode(errors='replace').strip()}",
+                                 hint="install the PostgreSQL client tools (scripts/dev/host-tools)")
+    server = int(server_version.split(".")[0]) if server_version[:1].isdigit() else None
+    dump = tool_major(text)
+    if server is not None and dump < server:
+        raise EnvironmentProblem(f"pg_dump {dump} cannot dump a PostgreSQL {server} server",
+                                 hint=f"install postgresql-client-{server}, or use the compose target")
+    return text
+
+
+def _migration_state(db: Database, migrations_dir: Path | None) -> tuple[dict | None, str | None]:
+    if migrations_dir is None:
+        return None, "no migrations folder configured"
+    try:
+        from migtool.migration_status import migration_state_summary
+
+        return migration_state_summary(db, migrations_dir), None
+    except ImportError:
+        return None, "migration status is not available in this migtool"
+    except MigtoolError as exc:
+        log.debug("no migration state for the manifest: %s", exc.message)
+        return None, exc.message
+
+
+def _claim_name(backup_dir: Path, database: str, started: datetime,
+                request: BackupRequest) -> tuple[naming.BackupName, Path, int]:
+    """A name nobody uses, claimed by creating its partial file exclusively (O_EXCL). Never overwrites.
+    Returns the name, the partial file and its open descriptor."""
+    name = None
+    for attempt in range(1, naming.MAX_ATTEMPTS + 1):
+        name = naming.build_name(database, started, request.reason, request.format, request.compression, attempt)
+        taken = [backup_dir / name.filename, *(backup_dir / s for s in naming.side_names(name.filename))]
+        if any(p.exists() for p in taken):
+            continue
+        partial = backup_dir / naming.partial_name(name.filename)
+        try:
+            fd = create_private(partial)
+        except FileExistsError:
+            continue
+        if any(p.exists() for p in taken):  # finished by another run between our check and claim
+            os.close(fd)
+            remove_quietly(partial)
+            continue
+        return name, partial, fd
+    raise MigtoolError(f"too many backups named like {name.filename if name else '?'} in the same second",
+                       hint="wait a second and try again")
+
+
+def _pg_dump_argv(snapshot_id: str | None, fmt: str) -> list[str]:
+    argv = ["pg_dump", "--no-password"]
+    if snapshot_id:
+        argv.append(f"--snapshot={snapshot_id}")
+    if fmt == "custom":
+        argv += ["--format=custom", "--compress=0"]  # we compress, faster and on both cores
+    else:
+        argv.append("--format=plain")
+    return argv
+
+
+class _RowCounter:
+    """Exact count(*) of every table in the snapshot session, in a thread while pg_dump streams.
+    A failed count is not a failed backup: the manifest then keeps the estimates."""
+
+    def __init__(self, session: SnapshotSession, sql: str | None, wanted: bool):
+        self._session = session
+        self._sql = sql if wanted else None
+        self._counts: dict[str, int] | None = {} if wanted and sql is None else None  # no tables: exactly none
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._sql is not None and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="row-counts", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._counts = {r["tbl"]: int(r["n"]) for r in self._session.query(self._sql)}
+        except MigtoolError as exc:
+            log.warning("exact row counts failed, the manifest keeps estimates: %s", exc.message)
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def result(self) -> dict[str, int] | None:
+        self.join()
+        return self._counts
+
+
+def _stream_dump(db: Database, snapshot_id: str | None, request: BackupRequest, fd: int,
+                 report: ProgressFn, on_started: Callable[[], None] = lambda: None) -> tuple[str, int, int, int]:
+    """Run pg_dump into `fd` through the compressor. Returns (sha256, size, uncompressed size, level)."""
+    hasher = hashlib.sha256()
+    written = 0
+
+    def sink(block: bytes) -> None:
+        nonlocal written
+        hasher.update(block)
+        write_all(fd, block)
+        written += len(block)
+
+    proc = db.tool(_pg_dump_argv(snapshot_id, request.format), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    on_started()
+    stderr_lines: list[bytes] = []
+    drain = threading.Thread(target=_drain_stderr, args=(proc, stderr_lines), daemon=True)
+    drain.start()
+    compressor = None
+    ok = False
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(proc.stdout.fileno(), _F_SETPIPE_SZ, CHUNK)
+        compressor = open_compressor(request.compression, sink)
+        dumped = 0
+        head = b""
+        tail = b""
+        t0 = time.monotonic()
+        last_report = 0.0
+        read = proc.stdout.read
+        while True:
+            block = read(CHUNK)
+            if not block:
+                break
+            if len(head) < len(CUSTOM_MAGIC):
+                head += block[:len(CUSTOM_MAGIC)]
+            tail = (tail + block[-4096:])[-4096:]
+            dumped += len(block)
+            compressor.write(block)
+            now = time.monotonic()
+            if now - last_report >= 0.25:
+                last_report = now
+                report(Progress("dumping", dumped, written, now - t0))
+        code = proc.wait()
+        drain.join(timeout=10)
+        if code != 0:
+            raise _pg_dump_failure(db, code, stderr_lines)
+        _check_complete(request.format, head, tail)
+        compressor.finish()
+        report(Progress("dumping", dumped, written, time.monotonic() - t0))
+        ok = True
+        return hasher.hexdigest(), written, dumped, compressor.level
+    finally:
+        if not ok:
+            with _ignoring_interrupts():
+                if proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+                if compressor is not None:
+                    compressor.abort()
+        with contextlib.suppress(OSError):
+            proc.stdout.close()
+
+
+def _drain_stderr(proc: subprocess.Popen, lines: list[bytes]) -> None:
+    for line in proc.stderr:
+        lines.append(line)
+        del lines[:-50]  # keep the last lines only: pg_dump is quiet unless something is wrong
+
+
+def _pg_dump_failure(db: Database, code: int, stderr_lines: list[bytes]) -> MigtoolError:
+    text = b"".join(stderr_lines).decode(errors="replace").strip()
+    lines = text.splitlines()
+    # pg_dump prints "pg_dump: error: ..." and then detail lines: the error line says what went wrong.
+    last = next((ln for ln in lines if "error:" in ln), lines[-1] if lines else "no error output")
+    if code < 0 or code in (137, 143):
+        return MigtoolError(f"pg_dump was killed (exit {code}); no backup was written")
+    lowered = text.lower()
+    if any(s in lowered for s in ("could not connect", "connection refused", "server closed the connection",
+                                   "terminating connection", "no such file or directory")):
+        return EnvironmentProblem(f"pg_dump lost the database ({db.describe()}): {last}",
+                                  hint="check the server with `migtool doctor`, then run the backup again")
+    return MigtoolError(f"pg_dump failed (exit {code}): {last}")
+
+
+def _check_complete(fmt: str, head: bytes, tail: bytes) -> None:
+    """pg_dump exited 0; make sure the stream also looks whole (a `docker exec` can hide a kill)."""
+    if fmt == "sql" and SQL_TRAILER not in tail:
+        raise MigtoolError("pg_dump's output stops before its end marker; no backup was written")
+    if fmt == "custom" and not head.startswith(CUSTOM_MAGIC):
+        raise MigtoolError("pg_dump's output is not a custom-format archive; no backup was written")
+
+
+def _disk_problem(exc: OSError, backup_dir: Path) -> MigtoolError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return EnvironmentProblem(f"no space left for the backup in {backup_dir} ({exc.strerror}); "
+                                  "the partial file was removed",
+                                  hint="free disk space or point --backup-dir at a bigger disk, then run again")
+    return EnvironmentProblem(f"cannot write the backup in {backup_dir}: {exc.strerror or exc}",
+                              hint="check the folder's permissions and free space")
+
+
+# ---------------------------------------------------------------- signals
+
+
+class _Interrupted(KeyboardInterrupt):
+    pass
+
+
+@contextlib.contextmanager
+def _signals_raise_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP behave like Ctrl-C while a backup runs, so the cleanup always happens."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Interrupted()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _deferred_interrupts() -> Iterator[None]:
+    """Hold signals back for a few instructions that must not be split; deliver them afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in _SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    if pending:
+        raise _Interrupted()
+
+
+@contextlib.contextmanager
+def _ignoring_interrupts() -> Iterator[None]:
+    """Let the cleanup finish even when a second Ctrl-C arrives."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in _SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

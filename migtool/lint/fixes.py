@@ -1,0 +1,74 @@
+"""Pieces of advice several rules share, and the text helpers that build fix SQL from the source."""
+
+from __future__ import annotations
+
+from migtool.lint.source import Statement
+
+LOCK_TIMEOUT = "SET lock_timeout = '5s';"
+OWN_FILE = ("in a migration file of its own, as its only statement (Prisma runs a file with several "
+            "statements as one transaction, and CONCURRENTLY cannot run in a transaction)")
+BACKUP = "take a backup first (migtool backup)"
+
+
+def allow_line(rule_id: str) -> str:
+    return f"-- migtool:allow {rule_id} <why this is safe now>"
+
+
+def steps(*lines: str) -> str:
+    """Numbered steps, one per line; lines starting with whitespace continue the previous step."""
+    out, n = [], 0
+    for line in lines:
+        if line.startswith(" "):
+            out.append("   " + line.strip())
+        else:
+            n += 1
+            out.append(f"{n}. {line}")
+    return "\n".join(out)
+
+
+def clause_end(data: bytes, pos: int, end: int) -> int:
+    """Offset of the first ',' at parenthesis depth 0 at or after pos (quotes respected), else end."""
+    depth, i = 0, pos
+    while i < end:
+        ch = data[i]
+        if ch in (0x27, 0x22):  # skip a quoted literal or identifier
+            i += 1
+            while i < end:
+                if data[i] == ch:
+                    if i + 1 < end and data[i + 1] == ch:
+                        i += 2
+                        continue
+                    break
+                i += 1
+        elif ch == 0x28:
+            depth += 1
+        elif ch == 0x29:
+            if depth == 0:
+                return i
+            depth -= 1
+        elif ch == 0x2C and depth == 0:
+            return i
+        i += 1
+    return end
+
+
+def clause_text(stmt: Statement, location: int | None, stop: int | None = None) -> str | None:
+    """The source of one ALTER TABLE clause starting at a parse-tree location (e.g. a constraint)."""
+    if location is None or not stmt.start <= location < stmt.end:
+        return None
+    end = clause_end(stmt.data, location, stmt.end)
+    if stop is not None and location < stop < end:
+        end = stop
+    return " ".join(stmt.source(location, end).split())
+
+
+def default_text(stmt: Statement, default_con: dict, later_locations: list[int]) -> str | None:
+    """The expression after DEFAULT, as written."""
+    loc = default_con.get("location")
+    if loc is None:
+        return None
+    stop = min((x for x in later_locations if x > loc), default=None)
+    text = clause_text(stmt, loc, stop)
+    if not text or not text.upper().startswith("DEFAULT"):
+        return None
+    return text[len("DEFAULT"):].strip() or None

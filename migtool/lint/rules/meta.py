@@ -1,0 +1,34 @@
+"""Findings about the migration file itself rather than a statement: reported by the engine."""
+
+from __future__ import annotations
+
+from migtool.lint.rule import Rule
+
+SYNTAX_ERROR = Rule(
+    id="syntax-error",
+    severity="danger",
+    summary="the file does not parse as PostgreSQL SQL",
+    why="Nothing in it can be checked, and the migration will fail when it runs.",
+    instead="Fix the SQL at the reported line (psql reports the same error).",
+    bad=("CREATE TABLE (;",),
+)
+
+INVALID_ALLOW = Rule(
+    id="invalid-allow",
+    severity="warning",
+    summary="a migtool:allow comment without a reason, with an unknown rule id, or malformed",
+    why="A suppression must say why the statement is safe, and name real rules, or it hides nothing on purpose.",
+    instead="-- migtool:allow <rule-id>[,<rule-id>] <reason>",
+    bad=('-- migtool:allow drop-table\nDROP TABLE "Old";', '-- migtool:allow no-such-rule because\nSELECT 1;'),
+)
+
+UNUSED_ALLOW = Rule(
+    id="unused-allow",
+    severity="advice",
+    summary="a migtool:allow comment that suppresses nothing",
+    why="A stale suppression would silently hide a future problem in the same place.",
+    instead="Remove it, or move it directly above the statement it is meant for.",
+    bad=('-- migtool:allow drop-table it is empty\nSELECT 1;',),
+)
+
+RULES = (SYNTAX_ERROR, INVALID_ALLOW, UNUSED_ALLOW)
