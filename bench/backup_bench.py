@@ -8,6 +8,9 @@ including unique, partial and GIN) of about MIGTOOL_BENCH_MB MiB on a throw-away
 seeded unless it already holds the bench tables; restores go into scratch databases that are
 dropped). Then, in the same run, median of MIGTOOL_BENCH_RUNS each:
 
+Runs go round-robin (each variant once per round) so that other work on the machine weighs on all
+of them alike.
+
   dumps:    seed `pg_dump | gzip`, uncompressed `pg_dump > file` (plain, and -Fc -Z0),
             `migtool backup` (direct target) for custom/zstd (the default), sql/zstd, custom/gzip
   restores: seed `gunzip -c | psql`, and migtool's restore of each migtool backup (custom:
@@ -43,8 +46,9 @@ from migtool.backup.restore import restore_backup  # noqa: E402
 from migtool.config import Secret  # noqa: E402
 from migtool.database import DirectDatabase, libpq_env  # noqa: E402
 
-# Rows per MiB of database, from the reference data set in shared/MEASUREMENTS.md (1959 MiB).
-USERS_PER_MB, ORDERS_PER_MB, EVENTS_PER_MB = 766, 2552, 638
+# Rows per MiB of database: the proportions of the reference data set in shared/MEASUREMENTS.md,
+# scaled so that MIGTOOL_BENCH_MB=400 gives about 400 MiB with this generator's row widths.
+USERS_PER_MB, ORDERS_PER_MB, EVENTS_PER_MB = 985, 3282, 820
 
 SEED_SQL = """
 CREATE TABLE users (
@@ -178,13 +182,16 @@ def shell(cmd: str, env: dict[str, str]) -> None:
     subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, check=True)
 
 
-def median_of(runs: int, what: str, fn: Callable[[int], float]) -> dict:
-    times = []
+def round_robin(runs: int, jobs: dict[str, Callable[[], float]]) -> dict[str, dict]:
+    """Run every job once per round, `runs` rounds: load from other work on the machine then falls
+    on all of them alike, so the ratios stay fair even when absolute times wander."""
+    times: dict[str, list[float]] = {label: [] for label in jobs}
     for i in range(runs):
-        t = fn(i)
-        times.append(round(t, 3))
-        log(f"  {what} run {i + 1}: {t:.2f} s")
-    return {"median_s": round(statistics.median(times), 3), "runs_s": times}
+        for label, job in jobs.items():
+            t = job()
+            times[label].append(round(t, 3))
+            log(f"  round {i + 1}: {label}: {t:.2f} s")
+    return {label: {"median_s": round(statistics.median(ts), 3), "runs_s": ts} for label, ts in times.items()}
 
 
 def main() -> int:
@@ -193,76 +200,71 @@ def main() -> int:
     server = Server()
     work = Path(tempfile.mkdtemp(prefix="migtool-bench-", dir=os.environ.get("MIGTOOL_BENCH_DIR")))
     results: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-                     "cpus": os.cpu_count(), "runs": runs, "dumps": {}, "restores": {}, "sizes": {}}
+                     "cpus": os.cpu_count(), "runs": runs, "load_average_before": os.getloadavg(),
+                     "dumps": {}, "restores": {}, "sizes": {}}
+    variants = [("custom", "zstd"), ("sql", "zstd"), ("custom", "gzip")]
     try:
         results.update(seed(server, mb))
         log(f"database is {results['database_bytes'] / 2**20:.0f} MiB")
         env = server.env(server.dbname)
+        files = {"seed": work / "seed.sql.gz", "plain": work / "plain.sql", "custom0": work / "custom0.dump"}
+        manifests: dict[str, dict] = {}
 
-        def restore_timing(label: str, restore: Callable[[str], None]) -> None:
-            def one(i: int) -> float:
+        def migtool_backup(fmt: str, comp: str) -> float:
+            out_dir = work / f"{fmt}-{comp}"
+            shutil.rmtree(out_dir, ignore_errors=True)
+            cli_env = {k: v for k, v in os.environ.items() if not k.startswith("MIGTOOL_")}
+            cli_env["DATABASE_URL"] = server.url
+            cmd = [sys.executable, "-m", "migtool", "backup", "--target", "direct", "--backup-dir", str(out_dir),
+                   "--reason", "bench", "--format", fmt, "--compression", comp, "--no-upload", "--json",
+                   "--migrations-dir", str(work / "no-migrations")]
+            t0 = time.monotonic()
+            res = subprocess.run(cmd, env=cli_env, capture_output=True, text=True, cwd=work)
+            t = time.monotonic() - t0
+            if res.returncode != 0:
+                raise SystemExit(f"migtool backup failed: {res.stderr}")
+            manifests[f"{fmt}/{comp}"] = json.loads(res.stdout)
+            return t
+
+        dump_jobs: dict[str, Callable[[], float]] = {
+            "pg_dump | gzip (seed)": lambda: timed(lambda: shell(f"pg_dump | gzip > {files['seed']}", env)),
+            "pg_dump > file (plain)": lambda: timed(lambda: shell(f"pg_dump > {files['plain']}", env)),
+            "pg_dump -Fc -Z0 > file": lambda: timed(lambda: shell(f"pg_dump -Fc -Z0 > {files['custom0']}", env)),
+        }
+        for fmt, comp in variants:
+            dump_jobs[f"migtool backup {fmt}/{comp}"] = lambda fmt=fmt, comp=comp: migtool_backup(fmt, comp)
+        results["dumps"] = round_robin(runs, dump_jobs)
+        results["sizes"] = {
+            "pg_dump | gzip (seed)": files["seed"].stat().st_size,
+            "pg_dump > file (plain)": files["plain"].stat().st_size,
+            "pg_dump -Fc -Z0 > file": files["custom0"].stat().st_size,
+            **{f"migtool backup {k}": m["size"] for k, m in manifests.items()},
+        }
+        files["plain"].unlink()
+        files["custom0"].unlink()
+
+        def into_fresh_database(restore: Callable[[str], None]) -> Callable[[], float]:
+            def job() -> float:
                 target = server.fresh_database()
                 try:
                     return timed(lambda: restore(target))
                 finally:
                     server.drop(target)
+            return job
 
-            results["restores"][label] = median_of(runs, f"restore {label}", one)
-
-        # --- the seed's way and the floors
-        seed_file = work / "seed.sql.gz"
-        results["dumps"]["pg_dump | gzip (seed)"] = median_of(
-            runs, "pg_dump | gzip", lambda i: timed(lambda: shell(f"pg_dump | gzip > {seed_file}", env)))
-        results["sizes"]["pg_dump | gzip (seed)"] = seed_file.stat().st_size
-        plain = work / "plain.sql"
-        results["dumps"]["pg_dump > file (plain)"] = median_of(
-            runs, "pg_dump > file", lambda i: timed(lambda: shell(f"pg_dump > {plain}", env)))
-        results["sizes"]["pg_dump > file (plain)"] = plain.stat().st_size
-        plain.unlink()
-        custom0 = work / "custom0.dump"
-        results["dumps"]["pg_dump -Fc -Z0 > file"] = median_of(
-            runs, "pg_dump -Fc -Z0 > file", lambda i: timed(lambda: shell(f"pg_dump -Fc -Z0 > {custom0}", env)))
-        results["sizes"]["pg_dump -Fc -Z0 > file"] = custom0.stat().st_size
-        custom0.unlink()
-
-        restore_timing("gunzip -c | psql (seed)", lambda db: shell(
-            f"gunzip -c {seed_file} | psql -X -q -v ON_ERROR_STOP=1 -d {db} > /dev/null", server.env(db)))
-        seed_file.unlink()
-
-        # --- migtool backup, through the CLI as an operator runs it
-        variants = [("custom", "zstd"), ("sql", "zstd"), ("custom", "gzip")]
-        for fmt, comp in variants:
-            label = f"migtool backup {fmt}/{comp}"
-            out_dir = work / f"{fmt}-{comp}"
-            made: list[dict] = []
-
-            def backup(i: int, fmt=fmt, comp=comp, out_dir=out_dir, made=made) -> float:
-                shutil.rmtree(out_dir, ignore_errors=True)
-                cli_env = dict(os.environ, DATABASE_URL=server.url)
-                cli_env = {k: v for k, v in cli_env.items() if not k.startswith("MIGTOOL_")}
-                cmd = [sys.executable, "-m", "migtool", "backup", "--target", "direct", "--backup-dir",
-                       str(out_dir), "--reason", "bench", "--format", fmt, "--compression", comp,
-                       "--no-upload", "--json", "--migrations-dir", str(work / "no-migrations")]
-                t0 = time.monotonic()
-                res = subprocess.run(cmd, env=cli_env, capture_output=True, text=True, cwd=work)
-                t = time.monotonic() - t0
-                if res.returncode != 0:
-                    raise SystemExit(f"migtool backup failed: {res.stderr}")
-                made[:] = [json.loads(res.stdout)]
-                return t
-
-            results["dumps"][label] = median_of(runs, label, backup)
-            manifest = made[0]
-            results["sizes"][label] = manifest["size"]
-            path = Path(manifest["path"])
-
-            def restore(db: str, path=path, manifest=manifest) -> None:
-                restore_backup(DirectDatabase(Secret(server.url_for(db))), path, fmt=manifest["format"],
-                               compression=manifest["compression"], jobs=2,
+        def migtool_restore(manifest: dict) -> Callable[[str], None]:
+            def restore(db: str) -> None:
+                restore_backup(DirectDatabase(Secret(server.url_for(db))), Path(manifest["path"]),
+                               fmt=manifest["format"], compression=manifest["compression"], jobs=2,
                                uncompressed_size=manifest["uncompressed_size"])
+            return restore
 
-            restore_timing(f"migtool restore {fmt}/{comp}", restore)
-            shutil.rmtree(out_dir, ignore_errors=True)
+        restore_jobs = {"gunzip -c | psql (seed)": into_fresh_database(lambda db: shell(
+            f"gunzip -c {files['seed']} | psql -X -q -v ON_ERROR_STOP=1 -d {db} > /dev/null", server.env(db)))}
+        for key, manifest in manifests.items():
+            restore_jobs[f"migtool restore {key}"] = into_fresh_database(migtool_restore(manifest))
+        results["restores"] = round_robin(runs, restore_jobs)
+        results["load_average_after"] = os.getloadavg()
     finally:
         shutil.rmtree(work, ignore_errors=True)
         server.close()

@@ -44,8 +44,8 @@ class LocalBackup:
         v = self.verification
         if not v or not isinstance(v.get("ok"), bool):
             return None
-        if self.manifest and v.get("sha256") and v.get("sha256") != self.manifest.sha256:
-            return None  # a verification of other bytes says nothing about these
+        if v["ok"] and self.manifest and v.get("sha256") != self.manifest.sha256:
+            return None  # a pass for other bytes than the manifest describes proves nothing
         return v["ok"]
 
     @property

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -102,13 +103,11 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
         published = False
         partial: Path | None = None
         fd: int | None = None
-        sidecars: list[Path] = []
+        written: list[Path] = []  # side files this run wrote (removed again if the dump never appears)
         try:
             with _deferred_interrupts():  # a signal now would leave the claimed partial behind
                 name, partial, fd = _claim_name(backup_dir, db.name, started, request)
             final = backup_dir / name.filename
-            sidecars = [backup_dir / naming.checksum_name(name.filename),
-                        backup_dir / naming.manifest_name(name.filename)]
             sha256, size, dumped, level = _stream_dump(db, session.snapshot_id, request, fd, report,
                                                        on_started=counter.start)
             log.debug("dumped %d bytes into %d: %.3f s", dumped, size, time.monotonic() - t0)
@@ -129,8 +128,10 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
                 tables=tables, migrations=migrations, migrations_note=migrations_note, target=request.target,
                 migtool_version=__version__,
             )
-            write_atomic(sidecars[0], checksum_line(sha256, name.filename).encode(), replace=False)
-            write_atomic(sidecars[1], _json_bytes(manifest.to_dict()), replace=False)
+            for side, data in ((naming.checksum_name(name.filename), checksum_line(sha256, name.filename).encode()),
+                               (naming.manifest_name(name.filename), _json_bytes(manifest.to_dict()))):
+                write_atomic(backup_dir / side, data, replace=False)
+                written.append(backup_dir / side)
             publish_no_replace(partial, final)  # the dump appears last: a visible dump is a whole one
             published = True
             fsync_dir(backup_dir)
@@ -148,14 +149,12 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
                             os.close(fd)
                     if partial is not None:
                         remove_quietly(partial)
-                    for side in sidecars:
+                    for side in written:
                         remove_quietly(side)
     return BackupResult(final, manifest)
 
 
 def _json_bytes(data: dict) -> bytes:
-    import json
-
     return (json.dumps(data, indent=2) + "\n").encode()
 
 
@@ -370,10 +369,14 @@ def _check_complete(fmt: str, head: bytes, tail: bytes) -> None:
 
 
 def _disk_problem(exc: OSError, backup_dir: Path) -> MigtoolError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return EnvironmentProblem(f"no space left for the backup in {backup_dir} ({exc.strerror}); "
                                   "the partial file was removed",
                                   hint="free disk space or point --backup-dir at a bigger disk, then run again")
+    if exc.errno == errno.EFBIG:
+        return EnvironmentProblem(f"the backup outgrew this process's file size limit in {backup_dir} "
+                                  f"({exc.strerror}); the partial file was removed",
+                                  hint="raise the limit (ulimit -f unlimited) and run again")
     return EnvironmentProblem(f"cannot write the backup in {backup_dir}: {exc.strerror or exc}",
                               hint="check the folder's permissions and free space")
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +54,9 @@ class S3Store:
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config as BotoConfig
 
+        # boto's debug logs (shown with -v) print request headers, signatures and key ids: keep them out.
+        for name in ("boto3", "botocore", "s3transfer", "urllib3"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.config = config
         self.client = client or boto3.client(
             "s3", endpoint_url=config.endpoint_url, region_name=config.region,
@@ -107,8 +112,20 @@ class S3Store:
                 self.client.put_object(Bucket=self.config.bucket, Key=self.key(side), Body=body,
                                        ContentType="application/json" if side.endswith(".json") else "text/plain",
                                        **self._encryption())
+        self._abort_leftover_uploads(key)
         return {"bucket": self.config.bucket, "key": key, "size": remote_size, "sha256": remote_sha,
                 "server_side_encryption": head.get("ServerSideEncryption")}
+
+    def _abort_leftover_uploads(self, key: str) -> None:
+        """Parts of earlier, interrupted uploads of this very backup cost storage and serve nobody."""
+        try:
+            found = self.client.list_multipart_uploads(Bucket=self.config.bucket, Prefix=key).get("Uploads", [])
+            for upload in found:
+                if upload.get("Key") == key:
+                    self.client.abort_multipart_upload(Bucket=self.config.bucket, Key=key,
+                                                       UploadId=upload["UploadId"])
+        except Exception as exc:  # housekeeping only: the backup itself is safely uploaded
+            logging.getLogger(__name__).debug("could not abort leftover multipart uploads: %s", exc)
 
     # ------------------------------------------------------------------ list
 
@@ -177,6 +194,7 @@ class S3Store:
                 written_sides.append(path)
             publish_no_replace(partial, final)
             published = True
+            remove_quietly(backup_dir / naming.verified_name(filename))  # said something about an older copy
             fsync_dir(backup_dir)
         except FileExistsError:
             raise CheckFailed(f"{filename} appeared in {backup_dir} during the download; not overwritten") from None
@@ -219,7 +237,7 @@ class _S3Errors:
         return None
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None or isinstance(exc, MigtoolError | self.passthrough) or not isinstance(exc, Exception):
+        if exc is None or isinstance(exc, (MigtoolError, *self.passthrough)) or not isinstance(exc, Exception):
             return False
         from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -229,7 +247,14 @@ class _S3Errors:
                                      hint="export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE") from None
         if isinstance(exc, ClientError):
             raise _client_error(exc, self.what) from None
-        if isinstance(exc, BotoCoreError | S3UploadFailedError):
+        if isinstance(exc, S3UploadFailedError):
+            # s3transfer wraps the service's answer in text: "An error occurred (NoSuchBucket) when ..."
+            m = re.search(r"An error occurred \((\w+)\)", str(exc))
+            hint = _HINTS.get(m.group(1)) if m else None
+            raise EnvironmentProblem(f"{self.what} failed: {_last_clause(str(exc))}",
+                                     hint=hint or "check the S3 endpoint and network, then run the command again") \
+                from None
+        if isinstance(exc, BotoCoreError):
             raise EnvironmentProblem(f"{self.what} failed: {exc}",
                                      hint="check the S3 endpoint and network, then run the command again") from None
         return False
@@ -239,17 +264,24 @@ def _error_code(exc: Any) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+_HINTS = {
+    "NoSuchBucket": "create the bucket or fix s3.bucket in migtool.yaml",
+    "AccessDenied": "the AWS identity lacks permission (s3:PutObject/GetObject/ListBucket)",
+    "InvalidAccessKeyId": "check the AWS credentials in the environment",
+    "SignatureDoesNotMatch": "check the AWS credentials in the environment",
+}
+
+
+def _last_clause(text: str) -> str:
+    """'Failed to upload /x to b/k: An error occurred (NoSuchBucket) ...' -> 'An error occurred ...'"""
+    return text.split(": ", 1)[1] if text.startswith("Failed to ") and ": " in text else text
+
+
 def _client_error(exc: Any, what: str) -> EnvironmentProblem:
     code = _error_code(exc)
     message = exc.response.get("Error", {}).get("Message", "") or str(exc)
-    hints = {
-        "NoSuchBucket": "create the bucket or fix s3.bucket in migtool.yaml",
-        "AccessDenied": "the AWS identity lacks permission (s3:PutObject/GetObject/ListBucket)",
-        "InvalidAccessKeyId": "check the AWS credentials in the environment",
-        "SignatureDoesNotMatch": "check the AWS credentials in the environment",
-    }
     return EnvironmentProblem(f"{what} failed: {code}: {message}",
-                              hint=hints.get(code, "check the S3 configuration and credentials"))
+                              hint=_HINTS.get(code, "check the S3 configuration and credentials"))
 
 
 def sha256_file(path: Path) -> str:

@@ -121,8 +121,11 @@ def verify_backup(backup: LocalBackup, db: Database | None, restore_test: bool =
             _restore_test(backup, db, report)
     report.seconds = time.monotonic() - t0
     if record:
-        write_atomic(backup.path.parent / naming.verified_name(backup.filename),
-                     (json.dumps(report.to_dict(), indent=2) + "\n").encode())
+        try:
+            write_atomic(backup.path.parent / naming.verified_name(backup.filename),
+                         (json.dumps(report.to_dict(), indent=2) + "\n").encode())
+        except OSError as exc:  # e.g. a read-only copy: the verdict stands, only its record is lost
+            report.warnings.append(f"could not record the result beside the backup: {exc.strerror or exc}")
     return report
 
 

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from migtool import output
-from migtool.errors import ConfigError, ExitCode, MigtoolError
+from migtool.errors import ConfigError, EnvironmentProblem, ExitCode, MigtoolError
 
 STALE_PARTIAL_SECONDS = 24 * 3600
 
@@ -210,12 +210,20 @@ def _prune(args, config) -> int:
             if d.keep:
                 continue
             b = by_name[d.name]
-            remove_quietly(b.path)  # the dump first: never a dump without its manifest
-            for side in b.side_paths():
-                remove_quietly(side)
+            try:
+                remove_quietly(b.path)  # the dump first: never a dump without its manifest
+                for side in b.side_paths():
+                    remove_quietly(side)
+            except OSError as exc:
+                raise EnvironmentProblem(f"cannot delete {exc.filename or d.name}: {exc.strerror}",
+                                         hint="check the permissions of the backup folder") from None
             deleted.append(d.name)
         for p in stale:
-            remove_quietly(p)
+            try:
+                remove_quietly(p)
+            except OSError as exc:
+                raise EnvironmentProblem(f"cannot delete {p}: {exc.strerror}",
+                                         hint="check the permissions of the backup folder") from None
         if deleted or stale:
             from migtool.backup.files import fsync_dir
 
@@ -245,7 +253,8 @@ def _prune(args, config) -> int:
     for p in stale:
         console.print(f"[red]{verb}[/red] {escape(p.name)} [dim](left over by an interrupted run)[/dim]")
     n = sum(1 for d in decisions if not d.keep)
-    console.print(f"{n} backup(s) {verb}, {sum(1 for d in decisions if d.keep)} kept "
+    done = "to delete (dry run: nothing was deleted)" if args.dry_run else "deleted"
+    console.print(f"{n} backup(s) {done}, {sum(1 for d in decisions if d.keep)} kept "
                   f"(keep_last={config.keep_last}, keep_days={config.keep_days})")
     return 0
 

@@ -82,14 +82,16 @@ class Context:
     def learn_facts(self, stmt: Statement) -> None:
         """What an already-applied migration tells us: validated NOT NULL checks that still exist."""
         if stmt.kind == "AlterTableStmt":
-            self._track_checks(stmt.node)
+            self._track_checks(stmt.decoded())
 
     def apply(self, stmt: Statement) -> None:
         """Update what we know after `stmt` ran (rules look at the state before it)."""
-        kind, node = stmt.kind, stmt.node
+        kind = stmt.kind
         if kind == "CreateStmt":
-            self.new_tables.add(table_name(node.get("relation")))
-        elif kind == "CreateTableAsStmt":
+            self.new_tables.add(stmt.relation_name())  # read without decoding the whole tree
+            return
+        node = stmt.decoded()
+        if kind == "CreateTableAsStmt":
             self.new_tables.add(table_name((node.get("into") or {}).get("rel")))
         elif kind == "SelectStmt" and node.get("intoClause"):
             self.new_tables.add(table_name(node["intoClause"].get("rel")))

@@ -17,7 +17,8 @@ def migration_dirs(folder: Path, before: str | None = None) -> list[Path]:
         names = sorted(e.name for e in entries if e.is_dir() and (before is None or e.name < before))
     base = str(folder)
     # Plain strings and os.path: a thousand Path objects and stat calls are a visible part of a run.
-    return [folder / n for n in names if os.path.isfile(os.path.join(base, n, SCRIPT))]
+    isfile, join = os.path.isfile, os.path.join
+    return [folder / n for n in names if isfile(join(base, n, SCRIPT))]
 
 
 def _key(path: Path) -> str:

@@ -54,7 +54,13 @@ def _alter_fk_targets(node: Node, ctx: Context) -> list[Node]:
 
 def blocking_lock_target(stmt: Statement, ctx: Context) -> str | None:
     """The existing table (as SQL) that `stmt` locks against the application, or None."""
-    kind, node = stmt.kind, stmt.node
+    kind = stmt.kind
+    if kind == "CreateStmt":
+        if not stmt.may_contain(b'"CONSTR_FOREIGN"'):  # most CREATE TABLEs: no need to decode the tree
+            return None
+        targets = _fk_targets(stmt.decoded(), ctx)
+        return table_ref(targets[0]) if targets else None
+    node = stmt.decoded()
     if kind == "AlterTableStmt":
         if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
             return None
@@ -64,9 +70,6 @@ def blocking_lock_target(stmt: Statement, ctx: Context) -> str | None:
             if any(c.get("subtype") not in _LIGHT_ALTERS for c in cmds):
                 return table_ref(rel)
         targets = _alter_fk_targets(node, ctx)
-        return table_ref(targets[0]) if targets else None
-    if kind == "CreateStmt":
-        targets = _fk_targets(node, ctx)
         return table_ref(targets[0]) if targets else None
     if kind in ("IndexStmt", "ClusterStmt", "TruncateStmt", "LockStmt", "CreateTrigStmt", "ReindexStmt"):
         if kind == "IndexStmt" and node.get("concurrent"):

@@ -28,6 +28,8 @@ class Rule:
     why: str  # what goes wrong in production
     instead: str  # the safe alternative, short (docs, SARIF help)
     nodes: tuple[str, ...] = ()  # statement kinds the rule looks at (ALL_STATEMENTS for every one)
+    # For ALTER TABLE: the subcommands the rule looks at (AT_AddColumn, ...); others are not checked.
+    alter_subtypes: tuple[str, ...] = ()
     check: Callable[[Statement, Context], Iterable[Hit]] | None = None  # None: reported by the engine
     bad: tuple[str, ...] = ()  # SQL that must fire (on existing tables unless the SQL creates them)
     good: tuple[str, ...] = ()  # SQL that must not fire

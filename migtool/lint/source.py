@@ -1,38 +1,69 @@
 """Split a migration into statements with PostgreSQL's own parser, keeping where each one starts.
 
-libpg_query (through pglast) gives its parse tree as JSON, which is about ten times faster to get
-than pglast's Python node objects; its offsets (stmt_location, stmt_len, location) count bytes of
-the UTF-8 text, so all positions here are byte offsets into `data` and are turned into line and
-column (in characters) only for display.
+libpg_query gives its parse tree as JSON, about ten times faster than building pglast's Python
+node objects. Decoding that JSON is still most of a lint run, so each statement's tree is cut out
+of the text and decoded only when a rule or the context looks at it: a CREATE TABLE, the bulk of a
+Prisma migration, is usually answered from its text (the table name, whether it has a foreign key).
+
+libpg_query's offsets (stmt_location, stmt_len, location) count bytes of the UTF-8 text, so all
+positions here are byte offsets into `data`, turned into line and column (in characters) only for
+display.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from json import loads as json_loads
 from typing import Any
 
-try:  # decoding the parse trees is most of a lint run's time; orjson does it about twice as fast
-    from orjson import loads as _json_loads
-except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it
-    from json import loads as _json_loads
+from migtool.lint.pgquery import ParseFailure, parse_to_json
 
 _WS = b" \t\r\n\f\v"
 _SPACES = re.compile(r"\s+")
 STATEMENT_DISPLAY_LIMIT = 240
 
 
-@dataclass(slots=True)
+_RELNAME = re.compile(rb'"relation":\{(?:"catalogname":"(?:[^"\\]|\\.)*",)?(?:"schemaname":"(?:[^"\\]|\\.)*",)?'
+                      rb'"relname":"((?:[^"\\]|\\.)*)"')
+
+
 class Statement:
-    index: int  # position in its file, from 0
-    kind: str  # the parse node's name: "AlterTableStmt", "IndexStmt", ...
-    node: dict[str, Any]  # the node's fields, as libpg_query's JSON gives them
-    start: int  # byte offset of the first token (leading comments skipped)
-    end: int  # byte offset just after the statement (its ';' not included)
-    line: int  # 1-based
-    column: int  # 1-based, in characters
-    text: str  # the statement's source text
-    data: bytes  # the whole file's UTF-8 bytes: parse-tree locations are offsets into it
+    __slots__ = ("index", "kind", "node", "_raw", "start", "end", "line", "column", "text", "data")
+
+    def __init__(self, index: int, kind: str, node: dict[str, Any] | None, raw: bytes | None, start: int,
+                 end: int, line: int, column: int, text: str, data: bytes):
+        self.index = index  # position in its file, from 0
+        self.kind = kind  # the parse node's name: "AlterTableStmt", "IndexStmt", ...
+        # The node's fields as libpg_query's JSON gives them. Filled by decoded(): the engine decodes
+        # every statement a rule is registered for, so rules read .node directly.
+        self.node: dict[str, Any] = node if node is not None else {}
+        self._raw = raw  # the node's JSON while not decoded
+        self.start = start  # byte offset of the first token (leading comments skipped)
+        self.end = end  # byte offset just after the statement (its ';' not included)
+        self.line = line  # 1-based
+        self.column = column  # 1-based, in characters
+        self.text = text  # the statement's source text
+        self.data = data  # the whole file's UTF-8 bytes: parse-tree locations are offsets into it
+
+    def decoded(self) -> dict[str, Any]:
+        """The node, decoding its JSON the first time."""
+        if self._raw is not None:
+            self.node = json_loads(self._raw)
+            self._raw = None
+        return self.node
+
+    def may_contain(self, token: bytes) -> bool:
+        """False only when the undecoded tree surely lacks `token` (e.g. b'"CONSTR_FOREIGN"')."""
+        return self._raw is None or token in self._raw
+
+    def relation_name(self) -> str:
+        """The first relation's name (the table a CREATE TABLE creates), without decoding the tree."""
+        m = _RELNAME.search(self._raw) if self._raw is not None else None
+        if m is None:
+            return (self.decoded().get("relation") or {}).get("relname", "")
+        name = m.group(1)
+        return json_loads(b'"' + name + b'"') if b"\\" in name else name.decode("utf-8")
 
     def source(self, start: int, end: int) -> str:
         """Source text between two byte offsets of the file (parse-tree locations)."""
@@ -113,30 +144,82 @@ def _char_position(text: str, index: int | None) -> tuple[int, int | None]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def parse_source(text: str, name: str) -> ParsedFile:
-    from pglast.parser import ParseError, parse_sql_json  # the C extension: kept out of import time
+_FIRST = b'"stmts":[{"stmt":{"'
+_NEXT = b'},{"stmt":{"'
+_KIND = re.compile(rb"[A-Za-z]+")
+_LEN_KEY = b',"stmt_len":'
+_LOC_KEY = b',"stmt_location":'
 
+
+def split_tree(tree: bytes, size: int) -> list[tuple[str, bytes, int, int]] | None:
+    """(kind, node JSON, stmt_location, stmt_len) for each statement, cut out of the JSON text.
+
+    The cut points are `},{"stmt":{"`: only RawStmt has a "stmt" field, and inside JSON strings
+    quotes are escaped, so the sequence occurs nowhere else. Anything unexpected returns None and
+    the caller decodes the whole tree instead.
+    """
+    if not tree.endswith(b"]}"):
+        return [] if tree.startswith(b'{"version":') and b'"stmts"' not in tree else None
+    if tree.endswith(b'"stmts":[]}'):
+        return []
+    head = tree.find(_FIRST)
+    if head < 0:
+        return None
+    pieces = tree[head + len(_FIRST):-2].split(_NEXT)
+    out = []
+    previous = -1
+    last = len(pieces) - 1
+    for i, piece in enumerate(pieces):
+        if i < last:
+            piece += b"}"
+        quote = piece.find(b'"')
+        if quote <= 0 or not _KIND.fullmatch(piece, 0, quote) or piece[quote:quote + 3] != b'":{':
+            return None
+        # The piece ends with: }[,"stmt_location":N][,"stmt_len":M]}  (zero values are left out)
+        end = len(piece) - 1
+        cut = piece.rfind(_LEN_KEY, max(0, end - 32), end)
+        length = int(piece[cut + len(_LEN_KEY):end]) if cut >= 0 else 0
+        end = cut if cut >= 0 else end
+        cut = piece.rfind(_LOC_KEY, max(0, end - 32), end)
+        loc = int(piece[cut + len(_LOC_KEY):end]) if cut >= 0 else 0
+        end = cut if cut >= 0 else end
+        if piece[end - 1:end] != b"}" or loc < previous or loc + length > size:
+            return None
+        previous = loc
+        out.append((piece[:quote].decode("ascii"), piece[quote + 2:end - 1], loc, length))
+    return out
+
+
+def parse_source(text: str, name: str) -> ParsedFile:
     data = text.encode("utf-8")
     parsed = ParsedFile(name=name, data=data)
-    try:
-        tree = _json_loads(parse_sql_json(text))
-    except ParseError as exc:
-        message = exc.args[0] if exc.args else str(exc)
-        # pglast reports the error position as a character index into the text.
-        index = exc.args[1] if len(exc.args) > 1 else None
-        line, column = _char_position(text, index)
-        parsed.error = SyntaxProblem(str(message), line, column)
+    if "\x00" in text:
+        # The parser reads a C string and would silently stop at the NUL; PostgreSQL rejects it.
+        line, column = _char_position(text, text.index("\x00"))
+        parsed.error = SyntaxProblem("the file contains a NUL byte", line, column)
         return parsed
-    lines = LineIndex(data)
+    try:
+        tree = parse_to_json(text, data)
+    except ParseFailure as exc:
+        line, column = _char_position(text, exc.index)
+        parsed.error = SyntaxProblem(exc.message, line, column)
+        return parsed
+    if isinstance(tree, str):
+        tree = tree.encode("utf-8")
     size = len(data)
-    for i, raw in enumerate(tree.get("stmts", ())):
-        loc = raw.get("stmt_location", 0)
-        length = raw.get("stmt_len", 0)
+    raw_statements = split_tree(tree, size)
+    if raw_statements is None:
+        raw_statements = []
+        for raw in json_loads(tree).get("stmts", ()):
+            ((kind, node),) = raw["stmt"].items()
+            raw_statements.append((kind, node, raw.get("stmt_location", 0), raw.get("stmt_len", 0)))
+    lines = LineIndex(data)
+    for i, (kind, node, loc, length) in enumerate(raw_statements):
         end = loc + length if length else size
         start = skip_blank(data, loc, end)
-        (kind, node), = raw["stmt"].items()
+        decoded, raw = (None, node) if isinstance(node, bytes) else (node, None)
         parsed.statements.append(Statement(
-            index=i, kind=kind, node=node, start=start, end=end,
+            index=i, kind=kind, node=decoded, raw=raw, start=start, end=end,
             line=lines.line(start), column=lines.column(start),
             text=data[start:end].decode("utf-8", errors="replace").rstrip(), data=data,
         ))

@@ -89,6 +89,7 @@ init_database() {
 	local f
 	for f in /docker-entrypoint-initdb.d/*; do
 		[ -e "$f" ] || continue
+		# shellcheck disable=SC1090  # init scripts are the user's
 		case "$f" in
 		*.sh) log "running $f"; if [ -x "$f" ]; then "$f"; else . "$f"; fi ;;
 		*.sql) log "running $f"; "${psql[@]}" -d "$POSTGRES_DB" -f "$f" ;;

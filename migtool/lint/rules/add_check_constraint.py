@@ -41,6 +41,7 @@ RULE = Rule(
     why="Every row is checked while the table is locked against reads and writes.",
     instead="ADD CONSTRAINT ... CHECK (...) NOT VALID, then VALIDATE CONSTRAINT in a later migration.",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_AddConstraint",),
     check=check,
     bad=('ALTER TABLE "Order" ADD CONSTRAINT "Order_total_positive" CHECK ("total" >= 0);',),
     good=('ALTER TABLE "Order" ADD CONSTRAINT "Order_total_positive" CHECK ("total" >= 0) NOT VALID;',

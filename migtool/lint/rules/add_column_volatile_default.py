@@ -79,6 +79,7 @@ RULE = Rule(
     why="Every row is rewritten while the table is locked against reads and writes; on a big table that is an outage.",
     instead="Add the column without default, SET DEFAULT for new rows, backfill old rows in batches.",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_AddColumn",),
     check=check,
     bad=('ALTER TABLE "User" ADD COLUMN "uid" UUID NOT NULL DEFAULT gen_random_uuid();',
          'ALTER TABLE "User" ADD COLUMN "seen" TIMESTAMPTZ DEFAULT clock_timestamp();',

@@ -76,6 +76,7 @@ RULE = Rule(
     why="Validating scans the table while writes to it and to the referenced table are blocked.",
     instead="ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later migration (no write lock).",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_AddConstraint", "AT_AddColumn"),
     check=check,
     bad=('ALTER TABLE "Order" ADD CONSTRAINT "Order_userId_fkey" FOREIGN KEY ("userId") REFERENCES "User"("id") '
          'ON DELETE RESTRICT ON UPDATE CASCADE;',

@@ -45,6 +45,7 @@ RULE = Rule(
     why="The index is built, and NULLs are checked, while every query on the table waits.",
     instead="CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... PRIMARY KEY USING INDEX.",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_AddConstraint",),
     check=check,
     bad=('ALTER TABLE "Event" ADD CONSTRAINT "Event_pkey" PRIMARY KEY ("id");', "ALTER TABLE events ADD PRIMARY KEY (id);"),
     good=('ALTER TABLE "Event" ADD CONSTRAINT "Event_pkey" PRIMARY KEY USING INDEX "Event_pkey";',

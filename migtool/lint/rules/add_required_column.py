@@ -47,6 +47,7 @@ RULE = Rule(
     why="The statement fails on a table with rows, and once it succeeds, INSERTs from code that does not know the column fail.",
     instead="Add it with a constant DEFAULT, or nullable first: backfill, then NOT NULL via a validated CHECK.",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_AddColumn",),
     check=check,
     bad=('ALTER TABLE "User" ADD COLUMN "tenantId" TEXT NOT NULL;',
          'ALTER TABLE "Order" ADD COLUMN "ref" INTEGER NOT NULL, ADD COLUMN "note" TEXT;'),

@@ -61,6 +61,7 @@ RULE = Rule(
     why="The unique index is built in the same statement, with writes blocked until it is done.",
     instead="CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX.",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_AddConstraint", "AT_AddColumn"),
     check=check,
     bad=('ALTER TABLE "User" ADD CONSTRAINT "User_email_key" UNIQUE ("email");',
          'ALTER TABLE "User" ADD COLUMN "handle" TEXT UNIQUE;'),

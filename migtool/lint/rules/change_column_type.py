@@ -58,6 +58,7 @@ RULE = Rule(
     why="Most type changes rewrite every row while reads and writes wait, and code still running expects the old type.",
     instead="Add a column with the new type, write both, backfill in batches, switch reads, drop the old column later.",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_AlterColumnType",),
     check=check,
     bad=('ALTER TABLE "Order" ALTER COLUMN "id" SET DATA TYPE BIGINT;',
          'ALTER TABLE "User" ALTER COLUMN "role" TYPE "Role_new" USING ("role"::text::"Role_new");',

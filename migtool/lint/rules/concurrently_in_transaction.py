@@ -49,6 +49,7 @@ RULE = Rule(
     why="PostgreSQL refuses CONCURRENTLY in a transaction block, and Prisma runs a multi-statement file as one; the deploy stops on a failed migration.",
     instead="Put the CONCURRENTLY statement alone in its own migration file.",
     nodes=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt"),
+    alter_subtypes=("AT_DetachPartition",),
     check=check,
     bad=('BEGIN; CREATE INDEX CONCURRENTLY "i" ON "Order"("userId"); COMMIT;',
          'SET lock_timeout = \'5s\'; CREATE INDEX CONCURRENTLY "i" ON "Order"("userId");',

@@ -37,6 +37,7 @@ RULE = Rule(
     why="The column's data is gone, and the release still running names the column in its queries.",
     instead="Stop using the column in one release (Prisma: remove the field or @ignore it); back up; drop it later.",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_DropColumn",),
     check=check,
     bad=('ALTER TABLE "User" DROP COLUMN "name";', "ALTER TABLE IF EXISTS users DROP COLUMN IF EXISTS bio, ADD COLUMN x int;"),
     good=('CREATE TABLE "T" (a int, b int); ALTER TABLE "T" DROP COLUMN "b";', 'ALTER TABLE "User" ADD COLUMN "bio" TEXT;'),

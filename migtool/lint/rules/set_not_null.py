@@ -54,6 +54,7 @@ RULE = Rule(
     why="PostgreSQL scans every row under ACCESS EXCLUSIVE (all queries wait) and the statement fails if a NULL remains.",
     instead="Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in a later migration, then SET NOT NULL (PostgreSQL 12+ skips the scan).",
     nodes=("AlterTableStmt",),
+    alter_subtypes=("AT_SetNotNull",),
     check=check,
     bad=('ALTER TABLE "User" ALTER COLUMN "phone" SET NOT NULL;',
          'ALTER TABLE "User" ADD CONSTRAINT "c" CHECK ("phone" IS NOT NULL) NOT VALID;\n'

@@ -1,5 +1,11 @@
 from migtool.backup.manifest import TableInfo
-from migtool.backup.tables import EXACT_COUNT_MAX_BYTES, compare_tables, count_sql, quote_ident, wants_exact_counts
+from migtool.backup.tables import (
+    EXACT_COUNT_MAX_BYTES,
+    compare_tables,
+    count_sql,
+    quote_ident,
+    wants_exact_counts,
+)
 
 
 def test_count_sql_quotes_names():
