@@ -20,6 +20,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -50,19 +51,41 @@ _LIBPQ_ENV = {
 }
 
 
-def libpq_env(url: str, dbname: str | None = None) -> dict[str, str]:
+# Query parameters Prisma's URLs carry that libpq does not know. `schema` matters: it is where
+# Prisma keeps `_prisma_migrations`, so it becomes the search_path.
+_PRISMA_ONLY = {"schema", "connection_limit", "pool_timeout", "pgbouncer", "socket_timeout",
+                "statement_cache_size", "sslaccept", "sslidentity", "sslpassword"}
+
+
+def connection_params(url: str, dbname: str | None = None) -> dict[str, str]:
+    """libpq keyword parameters for a DATABASE_URL, Prisma's dialect included."""
+    parts = urlsplit(url)
+    schema = None
+    if parts.scheme in ("postgres", "postgresql") and parts.query:
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        schema = next((v for k, v in query if k == "schema" and v), None)
+        kept = [(k, v) for k, v in query if k not in _PRISMA_ONLY]
+        url = urlunsplit(parts._replace(query=urlencode(kept)))
     try:
-        params = conninfo_to_dict(url)
+        params = {k: str(v) for k, v in conninfo_to_dict(url).items()}
     except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"DATABASE_URL is not a valid connection string: {exc}") from None
+        raise ConfigError(f"DATABASE_URL is not a valid connection string: {mask_url(str(exc))}") from None
     if dbname:
         params["dbname"] = dbname
+    if schema:
+        if not re.fullmatch(r"[A-Za-z0-9_$-]+", schema):
+            raise ConfigError(f"DATABASE_URL: unsupported schema name {schema!r}")
+        params["options"] = (params.get("options", "") + f" -c search_path={schema}").strip()
+    return params
+
+
+def libpq_env(url: str, dbname: str | None = None) -> dict[str, str]:
     env = {}
-    for key, value in params.items():
+    for key, value in connection_params(url, dbname).items():
         var = _LIBPQ_ENV.get(key)
         if var is None:
             raise ConfigError(f"DATABASE_URL parameter '{key}' is not supported by migtool")
-        env[var] = str(value)
+        env[var] = value
     return env
 
 
@@ -151,7 +174,7 @@ class DirectDatabase:
 
     def __init__(self, url: Secret, name: str | None = None):
         self.url = url
-        params = conninfo_to_dict(url.reveal())
+        params = connection_params(url.reveal())
         self.user = str(params.get("user") or os.environ.get("PGUSER") or "postgres")
         self.name = name or str(params.get("dbname") or self.user)
         self._dbname_override = name
@@ -164,11 +187,10 @@ class DirectDatabase:
         return DirectDatabase(self.url, name)
 
     def connect(self, autocommit: bool = True) -> psycopg.Connection:
-        kwargs: dict[str, Any] = {"autocommit": autocommit, "connect_timeout": 10}
-        if self._dbname_override:
-            kwargs["dbname"] = self._dbname_override
+        params: dict[str, Any] = {"connect_timeout": "10"}
+        params.update(connection_params(self.url.reveal(), self._dbname_override))
         try:
-            conn = psycopg.connect(self.url.reveal(), **kwargs)
+            conn = psycopg.connect(autocommit=autocommit, **params)
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise EnvironmentProblem(

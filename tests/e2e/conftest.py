@@ -2,7 +2,7 @@
 
 `compose_stack` (session scope) runs scripts/dev/bootstrap (Docker engine,
 compose v2, images), then starts deploy/docker-compose.yml as its own compose
-project (`migtool-e2e-<random>`) with an env file of its own (random password)
+project (`migtool-e2e-<pid>-<random>`) with an env file of its own (random password)
 and brings `postgres` and `app` up with `--wait`. Teardown always runs
 `down -v --remove-orphans`.
 
@@ -43,6 +43,9 @@ COMPOSE_FILE = DEPLOY_DIR / "docker-compose.yml"
 MIGRATIONS_OVERRIDE_FILE = Path(__file__).resolve().parent / "compose.migrations-override.yml"
 EXAMPLE_MIGRATIONS_DIR = REPO_ROOT / "examples" / "prisma-app" / "prisma" / "migrations"
 BOOTSTRAP = REPO_ROOT / "scripts" / "dev" / "bootstrap"
+# Project names: migtool-e2e-<pytest pid>-<random>; the pid lets a later session
+# recognise (and remove) the leftovers of a killed one.
+PROJECT_PREFIX = "migtool-e2e-"
 
 # Variables the env file must decide; a value exported in the caller's shell
 # would otherwise win over the env file (compose's precedence).
@@ -98,7 +101,7 @@ class ComposeStack:
     """A running compose project of deploy/docker-compose.yml.
 
     Attributes:
-        project_name: compose project name (`migtool-e2e-<hex>`).
+        project_name: compose project name (`migtool-e2e-<pid>-<hex>`).
         compose_files: compose files, in `-f` order.
         env_file: the project's env file (DB_*, POSTGRES_IMAGE, APP_IMAGE).
         env: environment for subprocesses: os.environ without the stack's
@@ -162,13 +165,8 @@ class ComposeStack:
 
     def psql(self, sql: str, *, check: bool = True) -> str:
         """Run SQL with psql inside the postgres container; CSV output with header."""
-        result = self.compose(
-            "exec", "-T", "postgres",
-            "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-            "-U", self.db_user, "-d", self.db_name, "--csv", "-f", "-",
-            input=sql, check=check,
-        )
-        return result.stdout
+        psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--csv", "-U", self.db_user, "-d", self.db_name]
+        return self.compose("exec", "-T", "postgres", *psql, "-f", "-", input=sql, check=check).stdout
 
     def psql_rows(self, sql: str) -> list[dict[str, str]]:
         """psql() parsed: one dict per row, keyed by column name."""
@@ -206,8 +204,11 @@ class ComposeStack:
         the image's prisma/migrations (bind mount, read-only)."""
         migrations_dir = Path(migrations_dir).resolve()
         files = (*self.compose_files, MIGRATIONS_OVERRIDE_FILE)
-        env = {**self.env, "MIGRATIONS_HOST_DIR": str(migrations_dir), **_compose_env_vars(
-            self.project_name, files, self.env_file)}
+        env = {
+            **self.env,
+            "MIGRATIONS_HOST_DIR": str(migrations_dir),
+            **_compose_env_vars(self.project_name, files, self.env_file),
+        }
         return dataclasses.replace(self, compose_files=files, env=env)
 
 
@@ -235,7 +236,12 @@ def _bootstrap() -> None:
     if not is_root and not _docker_usable():
         pytest.skip("e2e: no usable Docker engine and not root (run scripts/dev/bootstrap as root)")
     result = subprocess.run(
-        [str(BOOTSTRAP)], capture_output=True, text=True, timeout=BOOTSTRAP_TIMEOUT, cwd=REPO_ROOT, check=False
+        [str(BOOTSTRAP)],
+        capture_output=True,
+        text=True,
+        timeout=BOOTSTRAP_TIMEOUT,
+        cwd=REPO_ROOT,
+        check=False,
     )
     if result.returncode == 3 and not is_root:
         pytest.skip(f"e2e: bootstrap cannot install Docker here:\n{result.stderr}")
@@ -258,15 +264,53 @@ def _diagnostics(stack: ComposeStack) -> str:
     return "\n".join(parts)
 
 
+def _remove_stale_projects() -> None:
+    """Remove e2e projects left behind by test sessions that were killed before
+    their teardown (their pytest process is gone). Projects of live sessions,
+    including parallel ones, are left alone."""
+    listed = subprocess.run(
+        ["docker", "compose", "ls", "--all", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if listed.returncode != 0:
+        return
+    for project in json.loads(listed.stdout or "[]"):
+        name = project.get("Name", "")
+        parts = name.split("-")
+        if not name.startswith(PROJECT_PREFIX) or len(parts) != 4 or not parts[2].isdigit():
+            continue
+        pid = int(parts[2])
+        try:
+            os.kill(pid, 0)
+            continue  # its session is still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        subprocess.run(
+            ["docker", "compose", "-p", name, "down", "--volumes", "--remove-orphans", "--timeout", "5"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
     """The stack (postgres + app) of deploy/docker-compose.yml, up and healthy.
 
-    Migrations are NOT applied: run `compose_stack.migrate()`.
+    One stack for the whole session, shared by the tests: it starts with an
+    empty database (no migrations applied). A test that needs a known state
+    sets it up itself, e.g. `compose_stack.reset_database()` then
+    `compose_stack.migrate()`.
     """
     _bootstrap()
 
-    project = f"migtool-e2e-{secrets.token_hex(4)}"
+    _remove_stale_projects()
+    project = f"{PROJECT_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     workdir = tmp_path_factory.mktemp("compose-stack")
     env_file = workdir / "stack.env"
 
@@ -305,8 +349,14 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeS
         yield stack
     finally:
         down = subprocess.run(
-            stack.compose_argv("--profile", "migrate", "down", "--volumes", "--remove-orphans", "--timeout", "10"),
-            env=stack.env, capture_output=True, text=True, timeout=180, check=False,
+            stack.compose_argv(
+                "--profile", "migrate", "down", "--volumes", "--remove-orphans", "--timeout", "10"
+            ),
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
         )
         if down.returncode != 0:
             print(f"warning: `docker compose down` for {project} failed:\n{down.stdout}{down.stderr}")

@@ -17,13 +17,17 @@ EXAMPLE_MIGRATIONS = sorted(p.name for p in EXAMPLE_MIGRATIONS_DIR.iterdir() if 
 def _service_health(stack: ComposeStack) -> dict[str, str]:
     out = stack.compose("ps", "--format", "json").stdout
     # compose prints one JSON object per line (newer) or one JSON array (older).
-    entries = json.loads(out) if out.lstrip().startswith("[") else [json.loads(l) for l in out.splitlines() if l]
+    entries = (
+        json.loads(out)
+        if out.lstrip().startswith("[")
+        else [json.loads(line) for line in out.splitlines() if line]
+    )
     return {entry["Service"]: entry.get("Health") or entry.get("State") for entry in entries}
 
 
 def _applied_migrations(stack: ComposeStack) -> list[dict[str, str]]:
     return stack.psql_rows(
-        'SELECT migration_name, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back '
+        "SELECT migration_name, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back "
         'FROM "_prisma_migrations" ORDER BY started_at, migration_name'
     )
 
@@ -70,8 +74,7 @@ def test_failed_migration_is_atomic_and_resolvable(compose_stack: ComposeStack, 
     bad = migrations_dir / "20990101000000_broken"
     bad.mkdir()
     (bad / "migration.sql").write_text(
-        'CREATE TABLE "Half" (id int);\n'
-        "DO $$ BEGIN RAISE EXCEPTION 'boom; with a semicolon'; END $$;\n"
+        "CREATE TABLE \"Half\" (id int);\nDO $$ BEGIN RAISE EXCEPTION 'boom; with a semicolon'; END $$;\n"
     )
 
     failed = stack.migrate(check=False)

@@ -39,7 +39,7 @@ def _names_after(lines: list[str], header: re.Pattern) -> list[str]:
     for i, line in enumerate(lines):
         if header.match(line.strip()):
             names = []
-            for following in lines[i + 1:]:
+            for following in lines[i + 1 :]:
                 if not NAME.match(following.strip()):
                     break
                 names.append(following.strip())
@@ -55,8 +55,10 @@ def parse_prisma_status(code: int, text: str) -> PrismaStatus:
 
 
 def test_parse_prisma_status_output():
-    text = ("8 migrations found in prisma/migrations\nFollowing migrations have not yet been applied:\n"
-            "20990101000000_a\n20990102000000_b\n\nTo apply migrations in production run prisma migrate deploy.\n")
+    text = (
+        "8 migrations found in prisma/migrations\nFollowing migrations have not yet been applied:\n"
+        "20990101000000_a\n20990102000000_b\n\nTo apply migrations in production run prisma migrate deploy.\n"
+    )
     assert parse_prisma_status(1, text).pending == ["20990101000000_a", "20990102000000_b"]
     text = "Following migration have failed:\n20990102000000_b\n\nDuring development ..."
     parsed = parse_prisma_status(1, text)
@@ -71,29 +73,51 @@ def prisma_status(stack) -> PrismaStatus:
 def migtool_env(stack, extra: dict[str, str] | None = None) -> dict[str, str]:
     # Nothing inherited may point migtool elsewhere: no MIGTOOL_*, no DATABASE_URL, and no COMPOSE_*
     # (the flags or MIGTOOL_* variables given here are what must select the project).
-    env = {k: v for k, v in stack.env.items()
-           if not k.startswith(("MIGTOOL_", "COMPOSE_")) and k != "DATABASE_URL"}
+    env = {
+        k: v
+        for k, v in stack.env.items()
+        if not k.startswith(("MIGTOOL_", "COMPOSE_")) and k != "DATABASE_URL"
+    }
     env.update(extra or {})
     return env
 
 
 def migtool(stack, migrations_dir: Path, *args: str, via_env: bool = False) -> subprocess.CompletedProcess:
     if via_env:
-        env = migtool_env(stack, {
-            "MIGTOOL_TARGET": "compose",
-            "MIGTOOL_COMPOSE_FILE": str(COMPOSE_FILE),
-            "MIGTOOL_COMPOSE_PROJECT": stack.project_name,
-            "MIGTOOL_COMPOSE_ENV_FILE": str(stack.env_file),
-            "MIGTOOL_MIGRATIONS_DIR": str(migrations_dir),
-        })
+        env = migtool_env(
+            stack,
+            {
+                "MIGTOOL_TARGET": "compose",
+                "MIGTOOL_COMPOSE_FILE": str(COMPOSE_FILE),
+                "MIGTOOL_COMPOSE_PROJECT": stack.project_name,
+                "MIGTOOL_COMPOSE_ENV_FILE": str(stack.env_file),
+                "MIGTOOL_MIGRATIONS_DIR": str(migrations_dir),
+            },
+        )
         argv = list(args)
     else:
         env = migtool_env(stack)
-        argv = [*args, "--target", "compose", "--compose-file", str(COMPOSE_FILE),
-                "--compose-project", stack.project_name, "--compose-env-file", str(stack.env_file),
-                "--migrations-dir", str(migrations_dir)]
-    return subprocess.run([sys.executable, "-m", "migtool", *argv], env=env, cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=120)
+        argv = [
+            *args,
+            "--target",
+            "compose",
+            "--compose-file",
+            str(COMPOSE_FILE),
+            "--compose-project",
+            stack.project_name,
+            "--compose-env-file",
+            str(stack.env_file),
+            "--migrations-dir",
+            str(migrations_dir),
+        ]
+    return subprocess.run(
+        [sys.executable, "-m", "migtool", *argv],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def migtool_status(stack, migrations_dir: Path, via_env: bool = False) -> tuple[int, dict]:
@@ -190,7 +214,10 @@ def test_status_agrees_with_prisma_through_failure_and_resolve(compose_stack, mi
         assert history.returncode == 0, history.stderr
         entries = json.loads(history.stdout)["entries"]
         assert [(e["name"], e["state"]) for e in entries] == [
-            (BROKEN, "applied"), (BROKEN, "rolled-back"), (GOOD, "applied")]
+            (BROKEN, "applied"),
+            (BROKEN, "rolled-back"),
+            (GOOD, "applied"),
+        ]
         assert "NoSuchTable" in entries[1]["log_summary"]
 
         # 7. Git on Windows checks the files out with CRLF: still applied. A real edit: modified.

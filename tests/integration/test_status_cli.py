@@ -276,3 +276,20 @@ def test_migration_state_summary_fresh_database(pg_url, mdir):
     write_migration(mdir, A[0], A[1])
     db = DirectDatabase(load_config(environ={"DATABASE_URL": pg_url}).database_url)
     assert migration_state_summary(db, mdir) == {"last_applied": None, "pending": [A[0]], "failed": []}
+
+
+def test_prisma_url_with_schema_reads_the_table_in_that_schema(pg_url, mdir):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA tenant1")
+    t = PrismaTable(pg_url + "?options=-c%20search_path%3Dtenant1")
+    t.create()
+    write_migration(mdir, *A)
+    write_migration(mdir, *B)
+    t.apply(*A)
+    code, data = status_json(pg_url + "?schema=tenant1&connection_limit=1", mdir)
+    assert code == 1, data
+    assert by_name(data)[A[0]]["state"] == "applied"
+    assert by_name(data)[B[0]]["state"] == "pending"
+    # The public schema has no table: everything would be pending there.
+    code, data = status_json(pg_url + "?schema=public", mdir)
+    assert {m["state"] for m in data["migrations"]} == {"pending"}
