@@ -62,7 +62,13 @@ const wasmTimers = new Set<ReturnType<typeof setTimeout>>();
     wasmTimers.add(timer);
     return timer;
   };
-  globalThis.setTimeout = Object.assign(patched, setTimeoutOrig) as typeof setTimeout;
+  // Keep what util.promisify(setTimeout) relies on.
+  const custom = Symbol.for("nodejs.util.promisify.custom");
+  Object.defineProperty(patched, custom, {
+    value: (setTimeoutOrig as unknown as Record<symbol, unknown>)[custom],
+    configurable: true,
+  });
+  globalThis.setTimeout = patched as typeof setTimeout;
 }
 
 function isAdvisoryLock(query: unknown): boolean {
@@ -70,7 +76,8 @@ function isAdvisoryLock(query: unknown): boolean {
   return typeof sql === "string" && /\bpg_advisory_lock\s*\(/i.test(sql);
 }
 
-function reportCatalogTypesAsText(queryable: Queryable): void {
+// Items 2 and 4, on every query result of an adapter or transaction.
+function patchQueries(queryable: Queryable): void {
   const performIO = queryable.performIO.bind(queryable);
   queryable.performIO = async (query) => {
     const result = await performIO(query);
@@ -96,7 +103,7 @@ function patchAdapter<T extends object>(adapter: T): T {
       "prisma.config.ts: @prisma/adapter-pg internals changed; review the workarounds in this file",
     );
   }
-  reportCatalogTypesAsText(a);
+  patchQueries(a);
   a.executeScript = async (script: string) => {
     try {
       await a.client.query(script);
@@ -107,7 +114,7 @@ function patchAdapter<T extends object>(adapter: T): T {
   const startTransaction = a.startTransaction.bind(a);
   a.startTransaction = async (...args: unknown[]) => {
     const tx = (await startTransaction(...args)) as Queryable;
-    reportCatalogTypesAsText(tx);
+    patchQueries(tx);
     return tx;
   };
   return adapter;

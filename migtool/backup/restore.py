@@ -1,8 +1,9 @@
 """Restore a backup file into a given (existing, empty) database. The building block for the
 restore-test in `backups verify`, the benchmark and the later `migtool restore`.
 
-custom: decompress to a temp file beside the backup, then `pg_restore -j N` (parallel data and
-index builds; pg_restore needs a seekable file for -j). Where the tools run inside a container
+custom: decompress to a temp file beside the backup, fill in the data offsets that a streamed
+dump lacks (so pg_restore schedules the biggest tables first), then `pg_restore -j N` (parallel
+data and index builds; pg_restore needs a seekable file for -j). Where the tools run inside a container
 (compose target) they cannot see our files, so the stream goes to a single-job pg_restore.
 sql: stream into `psql -v ON_ERROR_STOP=1 -1`, all or nothing.
 """
@@ -10,6 +11,7 @@ sql: stream into `psql -v ON_ERROR_STOP=1 -1`, all or nothing.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import subprocess
@@ -21,8 +23,11 @@ from pathlib import Path
 
 from migtool.backup.compression import CHUNK, Decompressor
 from migtool.backup.files import remove_quietly, write_all
+from migtool.backup.pgarchive import ArchiveFormatError, add_data_offsets
 from migtool.database import Database, DirectDatabase
 from migtool.errors import EnvironmentProblem, MigtoolError
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]  # (compressed bytes read, total)
 
@@ -81,6 +86,7 @@ def _restore_parallel(db: Database, base: list[str], path: Path, compression: st
             decompress_to(path, compression, fd, progress)
         finally:
             os.close(fd)
+        _add_offsets(tmp)
         proc = db.tool([*base, "-j", str(jobs), str(tmp)], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, err = proc.communicate()
@@ -91,6 +97,15 @@ def _restore_parallel(db: Database, base: list[str], path: Path, compression: st
                                  hint="check free space and permissions of the backup folder") from None
     finally:
         remove_quietly(tmp)
+
+
+def _add_offsets(archive: Path) -> None:
+    """Let pg_restore -j schedule the biggest tables first (see pgarchive); optional, never fatal."""
+    try:
+        n = add_data_offsets(archive)
+        log.debug("set %d data offsets in the archive's TOC", n)
+    except ArchiveFormatError as exc:
+        log.debug("archive left as it is (%s): pg_restore restores in dump order", exc)
 
 
 def _stream_into(db: Database, argv: list[str], path: Path, compression: str,

@@ -191,3 +191,31 @@ class _AsRole:
         if argv[0] == "pg_dump" and "--version" not in argv:
             argv = [*argv, f"--role={self._role}"]
         return self._db.tool(argv, **kw)
+
+
+def test_streamed_archive_gets_the_offsets_pg_dump_writes_to_a_file(pg_url, tmp_path):
+    """pg_dump fills in data offsets only when it can seek; ours, added after the fact, must be the same."""
+    import mmap
+
+    from migtool.backup.pgarchive import OFFSET_SET, add_data_offsets, read_toc
+    from migtool.database import libpq_env
+
+    seed_varied(pg_url)
+    env = {**os.environ, **libpq_env(pg_url)}
+    seekable, streamed = tmp_path / "seekable.dump", tmp_path / "streamed.dump"
+    subprocess.run(["pg_dump", "-Fc", "-Z0", "-f", str(seekable)], env=env, check=True)
+    piped = subprocess.run(["pg_dump", "-Fc", "-Z0"], env=env, check=True, stdout=subprocess.PIPE).stdout
+    streamed.write_bytes(piped)  # through a pipe, as migtool backup runs it
+
+    def entries(path):
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            return [(e.dump_id, e.state, e.offset) for e in read_toc(buf).entries]
+
+    before = entries(streamed)
+    assert before and all(state == 1 for _, state, _ in before)  # a pipe: no offsets
+    assert add_data_offsets(streamed) == len(before)
+    assert entries(streamed) == entries(seekable)
+    assert all(state == OFFSET_SET for _, state, _ in entries(streamed))
+    assert add_data_offsets(streamed) == 0  # already set: nothing to do
+    listing = subprocess.run(["pg_restore", "-l", str(streamed)], capture_output=True, text=True)
+    assert listing.returncode == 0 and "TABLE DATA public users" in listing.stdout
