@@ -91,6 +91,12 @@ class ComposeProject:
         cmd = _docker()[(*self._args(), *args)]
         return cmd.with_env(**self.env) if self.env else cmd
 
+    def hint_command(self, *args: str) -> str:
+        """A command line for the operator to type (for hints; never run from here)."""
+        import shlex
+
+        return shlex.join(["docker", *self._args(), *args])
+
     def describe(self) -> str:
         name = f" (project {self.project_name})" if self.project_name else ""
         return f"docker compose -f {' -f '.join(str(f) for f in self.files)}{name}"
@@ -115,7 +121,8 @@ class ComposeProject:
 
     def config(self) -> dict[str, Any]:
         """The resolved compose model (validates the file). Holds secrets: never print it."""
-        out = self._capture("config", "--format", "json", what="docker compose config")
+        # Every profile: services such as `migrate` live in a profile and would be left out.
+        out = self._capture("--profile", "*", "config", "--format", "json", what="docker compose config")
         return json.loads(out)
 
     def service_names(self) -> list[str]:

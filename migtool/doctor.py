@@ -107,7 +107,7 @@ def run_checks(config: Config) -> list[Check]:
         return f"{db.describe()}: PostgreSQL {num // 10000}.{num % 100}"
 
     if compose:
-        db_fix = (f"start it: {project.describe()} up -d {config.postgres_service}")
+        db_fix = f"start it: {project.hint_command('up', '-d', '--wait', config.postgres_service)}"
     else:
         db_fix = "start PostgreSQL or fix DATABASE_URL (host, port, user, password, database)"
     check("database reachable", database_reachable, db_fix,

@@ -66,7 +66,7 @@ def test_backup_files_manifest_and_checksum(pg_server, pg_url, tmp_path):
     check = subprocess.run(["sha256sum", "-c", name + ".sha256"], cwd=backups, capture_output=True, text=True)
     assert check.returncode == 0 and f"{name}: OK" in check.stdout
     assert m["size"] == (backups / name).stat().st_size
-    assert m["format"] == "custom" and m["compression"] == "zstd" and m["compression_level"] == 3
+    assert m["format"] == "custom" and m["compression"] == "zstd" and m["compression_level"] == 1
     assert m["reason"] == "Before v2!" and m["target"] == "direct" and m["created_by"] == "migtool"
     assert m["server_version"].startswith("15") and "pg_dump (PostgreSQL) 15" in m["pg_dump_version"]
     assert m["uncompressed_size"] > m["size"]
