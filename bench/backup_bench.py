@@ -1,12 +1,11 @@
 """Time `migtool backup` and its restore against the seed's `pg_dump | gzip` and `gunzip | psql`.
 
-    .venv/bin/python bench/backup_bench.py             # MIGTOOL_BENCH_MB=400 MIGTOOL_BENCH_RUNS=3
+    .venv/bin/python bench/backup_bench.py             # MIGTOOL_BENCH_MB=500 MIGTOOL_BENCH_RUNS=3
 
 Builds a realistic database (users, orders with a foreign key, events with jsonb; 11 indexes
 including unique, partial and GIN) of about MIGTOOL_BENCH_MB MiB on a throw-away cluster
-(tests/support/pgserver.py), or on the server of DATABASE_URL when it is set (its database is
-seeded unless it already holds the bench tables; restores go into scratch databases that are
-dropped). Then, in the same run, median of MIGTOOL_BENCH_RUNS each:
+(tests/support/pgserver.py), or on the server of DATABASE_URL when it is set; either way in a
+database of its own (and restores in scratch databases), all dropped at the end. Then, in the same run, median of MIGTOOL_BENCH_RUNS each:
 
 Runs go round-robin (each variant once per round) so that other work on the machine weighs on all
 of them alike.
@@ -47,7 +46,7 @@ from migtool.config import Secret  # noqa: E402
 from migtool.database import DirectDatabase, libpq_env  # noqa: E402
 
 # Rows per MiB of database: the proportions of the reference data set in shared/MEASUREMENTS.md,
-# scaled so that MIGTOOL_BENCH_MB=400 gives about 400 MiB with this generator's row widths.
+# scaled so that MIGTOOL_BENCH_MB=N gives about N MiB with this generator's row widths.
 USERS_PER_MB, ORDERS_PER_MB, EVENTS_PER_MB = 985, 3282, 820
 
 SEED_SQL = """
@@ -106,24 +105,25 @@ def log(msg: str) -> None:
 
 
 class Server:
-    """Where the bench runs: our own throw-away cluster, or the server of DATABASE_URL."""
+    """Where the bench runs: our own throw-away cluster, or the server of DATABASE_URL. Either way
+    the data goes into a database of its own that is dropped at the end; the URL's database is
+    never touched."""
 
     def __init__(self) -> None:
         self._pg = None
         url = os.environ.get("DATABASE_URL")
         if url:
             self.url = url
-            self.dbname = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "postgres"
-            self.own_db = False
         else:
             from tests.support.pgserver import start_server
 
             log("starting a throw-away PostgreSQL cluster")
             self._pg = start_server()
-            self.dbname = "bench"
-            self._pg.create_database(self.dbname)
-            self.url = self._pg.url(self.dbname)
-            self.own_db = True
+            self.url = self._pg.url("postgres")
+        self.dbname = f"migtool_bench_{uuid.uuid4().hex[:8]}"
+        with self.admin() as c:
+            c.execute(f'CREATE DATABASE "{self.dbname}"')
+        self.url = self.url_for(self.dbname)
 
     def url_for(self, dbname: str) -> str:
         params = psycopg.conninfo.conninfo_to_dict(self.url)
@@ -137,7 +137,8 @@ class Server:
         return env
 
     def admin(self) -> psycopg.Connection:
-        return psycopg.connect(self.url, autocommit=True)
+        # Maintenance database for CREATE/DROP DATABASE: never the bench database itself.
+        return psycopg.connect(self.url_for("postgres"), autocommit=True)
 
     def fresh_database(self) -> str:
         name = f"bench_restore_{uuid.uuid4().hex[:8]}"
@@ -150,23 +151,21 @@ class Server:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
-        if self._pg is not None:
-            self._pg.cleanup()
+        try:
+            self.drop(self.dbname)
+        finally:
+            if self._pg is not None:
+                self._pg.cleanup()
 
 
 def seed(server: Server, mb: int) -> dict:
     with psycopg.connect(server.url, autocommit=True) as c:
-        have = c.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
-                         "AND tablename IN ('users', 'orders', 'events')").fetchone()[0]
-        if have == 3:
-            log("bench tables already there: not seeding")
-        else:
-            counts = {"users": USERS_PER_MB * mb, "orders": ORDERS_PER_MB * mb, "events": EVENTS_PER_MB * mb}
-            log(f"seeding about {mb} MiB: {counts}")
-            t0 = time.monotonic()
-            c.execute(SEED_SQL % counts)
-            c.execute("VACUUM ANALYZE")
-            log(f"seeded in {time.monotonic() - t0:.1f} s")
+        counts = {"users": USERS_PER_MB * mb, "orders": ORDERS_PER_MB * mb, "events": EVENTS_PER_MB * mb}
+        log(f"seeding about {mb} MiB into {server.dbname}: {counts}")
+        t0 = time.monotonic()
+        c.execute(SEED_SQL % counts)
+        c.execute("VACUUM ANALYZE")
+        log(f"seeded in {time.monotonic() - t0:.1f} s")
         size = c.execute("SELECT pg_database_size(current_database())").fetchone()[0]
         version = c.execute("SHOW server_version").fetchone()[0]
     return {"database_bytes": size, "server_version": version}
@@ -195,7 +194,7 @@ def round_robin(runs: int, jobs: dict[str, Callable[[], float]]) -> dict[str, di
 
 
 def main() -> int:
-    mb = int(os.environ.get("MIGTOOL_BENCH_MB", "400"))
+    mb = int(os.environ.get("MIGTOOL_BENCH_MB", "500"))
     runs = int(os.environ.get("MIGTOOL_BENCH_RUNS", "3"))
     server = Server()
     work = Path(tempfile.mkdtemp(prefix="migtool-bench-", dir=os.environ.get("MIGTOOL_BENCH_DIR")))

@@ -155,7 +155,7 @@ class ComposeDatabase:
                 "-v", "ON_ERROR_STOP=1", "-f", "-"]
         res = self.project.exec(self.service, argv, input=sql.encode(), env={"PGTZ": "UTC"})
         if res.returncode != 0 and b"is not running" in res.stderr:
-            raise EnvironmentProblem(f"compose service {self.service} is not running",
+            raise EnvironmentProblem(f"database not reachable: compose service {self.service} is not running",
                                      hint=f"start it: {self.project.hint_command('up', '-d', '--wait', self.service)}")
         if res.returncode != 0:
             raise _fail_query(self, res.stderr.decode(errors="replace") + res.stdout.decode(errors="replace"))

@@ -188,8 +188,10 @@ class ComposeStack:
     def http(self, method: str, path: str, body: Any = None, *, timeout: float = 10) -> tuple[int, Any]:
         """Call the app; returns (status, decoded JSON body)."""
         data = None if body is None else json.dumps(body).encode()
+        # Asked each time: a test that stops and starts the app gets it a new ephemeral port.
+        host, _, port = self.compose("port", "app", "3000").stdout.strip().rpartition(":")
         request = urllib.request.Request(
-            self.app_url + path, data=data, method=method, headers={"content-type": "application/json"}
+            f"http://{host or '127.0.0.1'}:{port}" + path, data=data, method=method, headers={"content-type": "application/json"}
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -138,7 +138,7 @@ def test_same_second_gets_a_suffix_and_never_overwrites(pg_url, tmp_path):
     db = pg_url.rsplit("/", 1)[1]
     now = datetime.now(UTC)
     taken = []
-    for s in range(0, 5):  # names the run could pick in the next few seconds are all taken already
+    for s in range(0, 30):  # names the run could pick in the next seconds are all taken already
         name = naming.build_name(db, now + timedelta(seconds=s), "same", "custom", "zstd").filename
         (out / name).write_text("an older backup")
         taken.append(name)
