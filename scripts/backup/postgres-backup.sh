@@ -26,7 +26,7 @@ Where the database is:
   DATABASE_URL set       postgresql://USER:PASSWORD@HOST:PORT/DB?sslmode=...
                          parsed into PG* variables: the password never appears in a command line.
   otherwise              docker compose -f FILE exec -T postgres pg_dump -U "$DB_USER" -d "$DB_NAME"
-                         (DB_USER default postgres, DB_NAME default $DB_USER)
+                         (DB_USER/DB_NAME default to the container's POSTGRES_USER/POSTGRES_DB)
 
 Exit status: 0 ok, 1 dump or write failed, 2 bad usage.
 EOF
@@ -128,8 +128,16 @@ else
   command -v docker >/dev/null || die "docker is not installed and DATABASE_URL is not set"
   [[ -f $compose_file ]] || die "compose file not found: $compose_file (use --compose-file or DATABASE_URL)" 2
   mode=compose
-  db_user=${DB_USER:-postgres}
-  db_name=${DB_NAME:-$db_user}
+  if [[ -z ${DB_USER:-} || -z ${DB_NAME:-} ]]; then
+    # Unset here: ask the container for the credentials it was started with (as the official image).
+    creds=$(docker compose -f "$compose_file" exec -T "$service" \
+      sh -c 'printf "%s\n%s\n" "${POSTGRES_USER:-postgres}" "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"') \
+      || die "cannot reach the $service service (is it running? docker compose -f $compose_file up -d $service)"
+    container_user=$(printf '%s\n' "$creds" | sed -n 1p)
+    container_db=$(printf '%s\n' "$creds" | sed -n 2p)
+  fi
+  db_user=${DB_USER:-${container_user:-postgres}}
+  db_name=${DB_NAME:-${container_db:-$db_user}}
   dump_cmd=(docker compose -f "$compose_file" exec -T "$service" pg_dump -U "$db_user" -d "$db_name" "${dump_opts[@]}")
   version_cmd=(docker compose -f "$compose_file" exec -T "$service" pg_dump --version)
 fi
