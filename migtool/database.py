@@ -118,11 +118,18 @@ class Database(Protocol):
     def with_database(self, name: str) -> Database: ...
 
 
-def _fail_query(db: Database, err: str) -> MigtoolError:
-    text = err.strip().splitlines()[-1] if err.strip() else "no error output"
+# psql's words for "the server is not there"; callers add what else means that in their setting.
+UNREACHABLE = ("could not connect", "connection refused", "no such file or directory", "is not running",
+               "timeout expired")
+
+
+def query_failure(db: Database, err: str, *, unreachable: tuple[str, ...],
+                  silent: str = "no error output") -> MigtoolError:
+    """The error for a failed psql run: EnvironmentProblem when its output names an unreachable phrase.
+    silent stands in for the message when psql printed nothing."""
+    text = err.strip().splitlines()[-1] if err.strip() else silent
     lowered = err.lower()
-    if any(s in lowered for s in ("could not connect", "connection refused", "no such file or directory",
-                                   "is not running", "the database system is", "timeout expired")):
+    if any(s in lowered for s in unreachable):
         return EnvironmentProblem(f"database not reachable ({db.describe()}): {text}",
                                   hint="start it and check with `migtool doctor`")
     return MigtoolError(f"query failed on {db.describe()}: {text}")
@@ -158,7 +165,8 @@ class ComposeDatabase:
             raise EnvironmentProblem(f"database not reachable: compose service {self.service} is not running",
                                      hint=f"start it: {self.project.hint_command('up', '-d', '--wait', self.service)}")
         if res.returncode != 0:
-            raise _fail_query(self, res.stderr.decode(errors="replace") + res.stdout.decode(errors="replace"))
+            raise query_failure(self, res.stderr.decode(errors="replace") + res.stdout.decode(errors="replace"),
+                                unreachable=(*UNREACHABLE, "the database system is"))
         return res.stdout.decode()
 
     def query(self, sql: str) -> list[dict[str, Any]]:

@@ -16,11 +16,10 @@ import hashlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from migtool.backup.files import (
     write_all,
     write_atomic,
 )
+from migtool.backup.interrupts import deferred_interrupts, ignoring_interrupts, signals_raise_interrupt
 from migtool.backup.manifest import Manifest, checksum_line, tables_from_rows
 from migtool.backup.snapshot import SnapshotSession
 from migtool.backup.tables import TABLES_SQL, count_sql, wants_exact_counts
@@ -94,7 +94,7 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
     migrations, migrations_note = _migration_state(db, request.migrations_dir)
     log.debug("server %s, %s, migration state: %.3f s", server_version, pg_dump_version, time.monotonic() - t0)
 
-    with SnapshotSession(db) as session, _signals_raise_interrupt():
+    with SnapshotSession(db) as session, signals_raise_interrupt():
         rows = session.query(TABLES_SQL)
         # Counting shares pg_dump's snapshot, so it runs beside the dump instead of before it.
         counter = _RowCounter(session, count_sql((r["schema"], r["name"]) for r in rows), wants_exact_counts(rows))
@@ -105,7 +105,7 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
         fd: int | None = None
         written: list[Path] = []  # side files this run wrote (removed again if the dump never appears)
         try:
-            with _deferred_interrupts():  # a signal now would leave the claimed partial behind
+            with deferred_interrupts():  # a signal now would leave the claimed partial behind
                 name, partial, fd = _claim_name(backup_dir, db.name, started, request)
             final = backup_dir / name.filename
             sha256, size, dumped, level = _stream_dump(db, session.snapshot_id, request, fd, report,
@@ -143,7 +143,7 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
         finally:
             counter.join()
             if not published:
-                with _ignoring_interrupts():
+                with ignoring_interrupts():
                     if fd is not None:
                         with contextlib.suppress(OSError):
                             os.close(fd)
@@ -325,7 +325,7 @@ def _stream_dump(db: Database, snapshot_id: str | None, request: BackupRequest, 
         return hasher.hexdigest(), written, dumped, compressor.level
     finally:
         if not ok:
-            with _ignoring_interrupts():
+            with ignoring_interrupts():
                 if proc.poll() is None:
                     proc.terminate()
                     try:
@@ -379,62 +379,3 @@ def _disk_problem(exc: OSError, backup_dir: Path) -> MigtoolError:
                                   hint="raise the limit (ulimit -f unlimited) and run again")
     return EnvironmentProblem(f"cannot write the backup in {backup_dir}: {exc.strerror or exc}",
                               hint="check the folder's permissions and free space")
-
-
-# ---------------------------------------------------------------- signals
-
-
-class _Interrupted(KeyboardInterrupt):
-    pass
-
-
-@contextlib.contextmanager
-def _signals_raise_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP behave like Ctrl-C while a backup runs, so the cleanup always happens."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise _Interrupted()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@contextlib.contextmanager
-def _deferred_interrupts() -> Iterator[None]:
-    """Hold signals back for a few instructions that must not be split; deliver them afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in _SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-    if pending:
-        raise _Interrupted()
-
-
-@contextlib.contextmanager
-def _ignoring_interrupts() -> Iterator[None]:
-    """Let the cleanup finish even when a second Ctrl-C arrives."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in _SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

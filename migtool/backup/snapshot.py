@@ -11,8 +11,8 @@ import json
 import subprocess
 from typing import Any
 
-from migtool.database import Database
-from migtool.errors import EnvironmentProblem, MigtoolError
+from migtool.database import UNREACHABLE, Database, query_failure
+from migtool.errors import MigtoolError
 
 _MARK = "__migtool_snapshot_query_done__"
 
@@ -66,13 +66,8 @@ class SnapshotSession:
         except (subprocess.TimeoutExpired, OSError, ValueError):
             proc.kill()
             err = ""
-        last = err.splitlines()[-1] if err else f"psql exited with {proc.returncode}"
-        lowered = err.lower()
-        if any(s in lowered for s in ("could not connect", "connection refused", "password authentication",
-                                       "no such file or directory", "is not running", "timeout expired")):
-            return EnvironmentProblem(f"database not reachable ({self.db.describe()}): {last}",
-                                      hint="start it and check with `migtool doctor`")
-        return MigtoolError(f"query failed on {self.db.describe()}: {last}")
+        return query_failure(self.db, err, unreachable=(*UNREACHABLE, "password authentication"),
+                             silent=f"psql exited with {proc.returncode}")
 
     def __exit__(self, *exc_info) -> None:
         proc = self._proc

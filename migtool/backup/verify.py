@@ -18,7 +18,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from migtool.backup.catalog import LocalBackup
 from migtool.backup.compression import CHUNK, Corrupt, Decompressor, Truncated
 from migtool.backup.dump import SQL_TRAILER
 from migtool.backup.files import write_atomic
+from migtool.backup.interrupts import ignoring_interrupts, signals_raise_interrupt
 from migtool.backup.manifest import ManifestError, iso, parse_checksum_file
 from migtool.backup.restore import restore_backup
 from migtool.backup.tables import TABLES_SQL, compare_tables, count_sql, quote_ident
@@ -258,7 +259,7 @@ def _restore_test(backup: LocalBackup, db: Database, report: VerifyReport) -> No
     scratch = scratch_name()
     created = False
     try:
-        with _terminate_as_interrupt():
+        with signals_raise_interrupt():
             db.execute(f"CREATE DATABASE {quote_ident(scratch)}")
             created = True
             target = db.with_database(scratch)
@@ -291,31 +292,9 @@ def _restore_test(backup: LocalBackup, db: Database, report: VerifyReport) -> No
 
 def _drop_scratch(db: Database, scratch: str) -> None:
     """Always runs, even after Ctrl-C: a second Ctrl-C must not leave the scratch database behind."""
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)} \
-        if threading.current_thread() is threading.main_thread() else {}
-    try:
+    with ignoring_interrupts(signal.SIGINT, signal.SIGTERM):
         try:
             db.execute(f"DROP DATABASE IF EXISTS {quote_ident(scratch)} WITH (FORCE)")
         except MigtoolError:
             # Before PostgreSQL 13 there is no FORCE; our own restore has ended, so nothing is connected.
             db.execute(f"DROP DATABASE IF EXISTS {quote_ident(scratch)}")
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

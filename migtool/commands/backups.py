@@ -72,6 +72,14 @@ def _verified_cell(ok: bool | None) -> str:
     return {True: "[green]✔ yes[/green]", False: "[red]✘ FAILED[/red]", None: "[dim]not yet[/dim]"}[ok]
 
 
+def _listing(where: object, columns: tuple[str, ...]) -> Table:
+    """An empty table of backups in one place; size and age are right-aligned so they line up."""
+    table = Table(title=f"backups in {where}", title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if col in ("size", "age") else "left")
+    return table
+
+
 def _list(args, config) -> int:
     from migtool.backup import catalog
     from migtool.backup.display import human_bytes
@@ -100,9 +108,7 @@ def _list(args, config) -> int:
     if not backups:
         output.info(f"no backups in {config.backup_dir} (take one: migtool backup --reason manual)")
         return 0
-    table = Table(title=f"backups in {config.backup_dir}", title_justify="left")
-    for col in ("name", "size", "age", "reason", "verified"):
-        table.add_column(col, justify="right" if col in ("size", "age") else "left")
+    table = _listing(config.backup_dir, ("name", "size", "age", "reason", "verified"))
     for b in backups:
         reason = escape(b.reason) if b.manifest else f"[red]{escape(b.manifest_problem or '')}[/red]"
         table.add_row(escape(b.filename), human_bytes(b.size), _age(b.created, now), reason,
@@ -126,9 +132,7 @@ def _list_remote(args, config, now: datetime) -> int:
     if not remote:
         output.info(f"no backups in {store.describe()}")
         return 0
-    table = Table(title=f"backups in {store.describe()}", title_justify="left")
-    for col in ("name", "size", "age", "complete", "local copy"):
-        table.add_column(col, justify="right" if col in ("size", "age") else "left")
+    table = _listing(store.describe(), ("name", "size", "age", "complete", "local copy"))
     for r in remote:
         table.add_row(escape(r.name), human_bytes(r.size), _age(r.last_modified, now),
                       "[green]yes[/green]" if r.complete else "[red]no (manifest missing)[/red]",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from migtool.lint.source import Statement
+from migtool.lint.sql import Node, qi
 
 LOCK_TIMEOUT = "SET lock_timeout = '5s';"
 OWN_FILE = ("in a migration file of its own, as its only statement (Prisma runs a file with several "
@@ -72,3 +73,20 @@ def default_text(stmt: Statement, default_con: dict, later_locations: list[int])
     if not text or not text.upper().startswith("DEFAULT"):
         return None
     return text[len("DEFAULT"):].strip() or None
+
+
+def constraint_clause(stmt: Statement, con: Node, name: str, fallback: str) -> str:
+    """The ADD clause of a constraint as written (fallback when the source has none), always named,
+    so the VALIDATE step of the fix can refer to it."""
+    clause = clause_text(stmt, con.get("location")) or fallback
+    if not clause.upper().startswith("CONSTRAINT"):
+        clause = f"CONSTRAINT {qi(name)} {clause}"
+    return clause
+
+
+def not_valid_fix(ref: str, clause: str, name: str, *, add: str, validate: str) -> str:
+    """Add the constraint NOT VALID now (brief lock), VALIDATE it in the next file (no write lock)."""
+    return steps(
+        f"{add} (brief lock): {LOCK_TIMEOUT} ALTER TABLE {ref} ADD {clause} NOT VALID;",
+        f"In the next migration file ({validate}): ALTER TABLE {ref} VALIDATE CONSTRAINT {qi(name)};",
+    )

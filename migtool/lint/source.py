@@ -103,18 +103,23 @@ def skip_blank(data: bytes, pos: int, end: int) -> int:
             nl = data.find(b"\n", pos, end)
             pos = end if nl < 0 else nl + 1
         elif data.startswith(b"/*", pos):
-            # Block comments nest in PostgreSQL.
-            depth, pos = 1, pos + 2
-            while pos < end and depth:
-                if data.startswith(b"/*", pos):
-                    depth, pos = depth + 1, pos + 2
-                elif data.startswith(b"*/", pos):
-                    depth, pos = depth - 1, pos + 2
-                else:
-                    pos += 1
+            pos = end_of_block_comment(data, pos, end)
         else:
             break
     return pos
+
+
+def end_of_block_comment(data: bytes, pos: int, end: int) -> int:
+    """The offset just after the block comment opening at pos (they nest in PostgreSQL), at most end."""
+    depth, i = 1, pos + 2
+    while i < end and depth:
+        if data.startswith(b"/*", i):
+            depth, i = depth + 1, i + 2
+        elif data.startswith(b"*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    return i
 
 
 class LineIndex:

@@ -120,41 +120,6 @@ def type_base(type_name: Node | None) -> str:
     return parts[-1] if parts else ""
 
 
-def matching_paren(data: bytes, pos: int) -> int:
-    """Offset just after the parenthesis closing the first '(' at or after pos (quotes respected), or -1."""
-    start = data.find(b"(", pos)
-    if start < 0:
-        return -1
-    depth, i, size = 0, start, len(data)
-    while i < size:
-        ch = data[i]
-        if ch in (0x27, 0x22):  # ' or ": skip the quoted text (doubled quotes stay inside)
-            i = i + 1
-            while i < size:
-                if data[i] == ch:
-                    if i + 1 < size and data[i + 1] == ch:
-                        i += 2
-                        continue
-                    break
-                i += 1
-        elif ch == 0x28:
-            depth += 1
-        elif ch == 0x29:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return -1
-
-
-def source_span(data: bytes, start: int, end: int) -> str:
-    return data[start:end].decode("utf-8", errors="replace")
-
-
-def constraint_columns(con: Node, key: str = "keys") -> list[str]:
-    return names(con.get(key))
-
-
 def cols_sql(columns: list[str]) -> str:
     return ", ".join(qi(c) for c in columns)
 

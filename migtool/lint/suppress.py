@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from migtool.lint.source import ParsedFile
+from migtool.lint.source import ParsedFile, end_of_block_comment
 
 FILE_SCOPE = -1
 _DIRECTIVE = re.compile(rb"--[ \t]*migtool:([^\r\n]*)")
@@ -83,22 +83,10 @@ def _has_blank_line(data: bytes, pos: int, end: int) -> bool:
             i = end if nl < 0 else nl
         elif data.startswith(b"/*", i):
             line_has_content = True
-            i = _end_of_block_comment(data, i, end)
+            i = end_of_block_comment(data, i, end)
         else:
             return False
     return False
-
-
-def _end_of_block_comment(data: bytes, pos: int, end: int) -> int:
-    depth, i = 1, pos + 2
-    while i < end and depth:
-        if data.startswith(b"/*", i):
-            depth, i = depth + 1, i + 2
-        elif data.startswith(b"*/", i):
-            depth, i = depth - 1, i + 2
-        else:
-            i += 1
-    return i
 
 
 def find_allows(parsed: ParsedFile, known: set[str], unsuppressible: set[str]) -> list[Allow]:

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from migtool.lint.fixes import LOCK_TIMEOUT, clause_text, steps
+from migtool.lint.alter import added_constraints
+from migtool.lint.fixes import constraint_clause, not_valid_fix
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import cmd_constraint, qi, table_cmds, table_name, table_ref
+from migtool.lint.sql import qi
 
 ID = "add-check-constraint"
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref, table = table_ref(rel), table_name(rel)
-    for cmd in table_cmds(stmt.node):
-        if cmd.get("subtype") != "AT_AddConstraint":
-            continue
-        con = cmd_constraint(cmd) or {}
-        if con.get("contype") != "CONSTR_CHECK" or con.get("skip_validation"):
+    for ref, table, con, _ in added_constraints(stmt, ctx, "CONSTR_CHECK"):
+        if con.get("skip_validation"):
             continue
         name = con.get("conname") or f"{table}_check"
-        clause = clause_text(stmt, con.get("location")) or "CHECK (...)"
-        if not clause.upper().startswith("CONSTRAINT"):
-            clause = f"CONSTRAINT {qi(name)} {clause}"
+        clause = constraint_clause(stmt, con, name, "CHECK (...)")
         yield Hit(
             message=f"Adding CHECK constraint {qi(name)} on {ref} scans every row under an ACCESS EXCLUSIVE lock "
                     "(reads and writes wait).",
-            fix=steps(
-                f"Add it for new rows only (brief lock): {LOCK_TIMEOUT} ALTER TABLE {ref} ADD {clause} NOT VALID;",
-                f"In the next migration file (scans without blocking writes): ALTER TABLE {ref} VALIDATE CONSTRAINT {qi(name)};",
-            ),
+            fix=not_valid_fix(ref, clause, name, add="Add it for new rows only",
+                              validate="scans without blocking writes"),
         )
 
 

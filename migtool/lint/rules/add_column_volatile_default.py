@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from migtool.lint.alter import existing_table_cmds
 from migtool.lint.fixes import LOCK_TIMEOUT, default_text, steps
 from migtool.lint.rule import Hit, Rule
 from migtool.lint.rules.add_required_column import SERIAL_TYPES
-from migtool.lint.sql import cmd_column, column_constraints, format_type, qi, table_cmds, table_ref, type_base
+from migtool.lint.sql import cmd_column, column_constraints, format_type, qi, type_base
 from migtool.lint.volatility import OK, UNKNOWN, classify_default
 
 ID = "add-column-volatile-default"
@@ -43,13 +44,7 @@ def _reason(stmt, coldef, pg_version):
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref = table_ref(rel)
-    for cmd in table_cmds(stmt.node):
-        if cmd.get("subtype") != "AT_AddColumn":
-            continue
+    for ref, _, cmd in existing_table_cmds(stmt, ctx, "AT_AddColumn"):
         coldef = cmd_column(cmd) or {}
         found = _reason(stmt, coldef, ctx.pg_version)
         if found is None:

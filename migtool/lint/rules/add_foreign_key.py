@@ -2,71 +2,47 @@
 
 from __future__ import annotations
 
-from migtool.lint.fixes import LOCK_TIMEOUT, clause_text, steps
+from migtool.lint.alter import added_constraints
+from migtool.lint.fixes import constraint_clause, not_valid_fix
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import (
-    auto_constraint_name,
-    cmd_column,
-    cmd_constraint,
-    cols_sql,
-    column_constraints,
-    names,
-    qi,
-    table_cmds,
-    table_name,
-    table_ref,
-)
+from migtool.lint.sql import auto_constraint_name, cols_sql, names, qi, table_ref
 
 ID = "add-foreign-key"
 
 
 def _validate_fix(ref: str, clause: str, name: str) -> str:
-    return steps(
-        f"Add it without checking existing rows (brief lock): {LOCK_TIMEOUT} ALTER TABLE {ref} ADD {clause} NOT VALID;",
-        f"In the next migration file (checks rows without blocking writes): ALTER TABLE {ref} VALIDATE CONSTRAINT {qi(name)};",
-    )
+    return not_valid_fix(ref, clause, name, add="Add it without checking existing rows",
+                         validate="checks rows without blocking writes")
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref, table = table_ref(rel), table_name(rel)
-    for cmd in table_cmds(stmt.node):
-        subtype = cmd.get("subtype")
-        if subtype == "AT_AddConstraint":
-            con = cmd_constraint(cmd) or {}
-            if con.get("contype") != "CONSTR_FOREIGN" or con.get("skip_validation"):
+    for ref, table, con, coldef in added_constraints(stmt, ctx, "CONSTR_FOREIGN", in_new_columns=True):
+        if coldef is None:
+            if con.get("skip_validation"):
                 continue
             cols = names(con.get("fk_attrs"))
             name = con.get("conname") or auto_constraint_name(table, cols, "fkey")
-            clause = clause_text(stmt, con.get("location")) or (
+            clause = constraint_clause(stmt, con, name, (
                 f"CONSTRAINT {qi(name)} FOREIGN KEY ({cols_sql(cols)}) REFERENCES {table_ref(con.get('pktable'))}"
-                f" ({cols_sql(names(con.get('pk_attrs')))})")
-            if not clause.upper().startswith("CONSTRAINT"):
-                clause = f"CONSTRAINT {qi(name)} {clause}"
+                f" ({cols_sql(names(con.get('pk_attrs')))})"))
             yield Hit(
                 message=f"Adding foreign key {qi(name)} on {ref} checks every row while writes to {ref} and "
                         f"{table_ref(con.get('pktable'))} are blocked (SHARE ROW EXCLUSIVE on both).",
                 fix=_validate_fix(ref, clause, name),
             )
-        elif subtype == "AT_AddColumn":
-            coldef = cmd_column(cmd) or {}
-            for con in column_constraints(coldef):
-                if con.get("contype") != "CONSTR_FOREIGN":
-                    continue
-                column = coldef.get("colname", "")
-                name = con.get("conname") or auto_constraint_name(table, [column], "fkey")
-                target = table_ref(con.get("pktable"))
-                pk = names(con.get("pk_attrs"))
-                clause = f"CONSTRAINT {qi(name)} FOREIGN KEY ({qi(column)}) REFERENCES {target}" + (
-                    f" ({cols_sql(pk)})" if pk else "")
-                yield Hit(
-                    message=f"Adding {ref}.{qi(column)} with REFERENCES {target} validates the new foreign key while "
-                            f"writes to both tables are blocked.",
-                    fix=f"First add the column alone: ALTER TABLE {ref} ADD COLUMN {qi(column)} <type>;\n"
-                        + _validate_fix(ref, clause, name),
-                )
+        else:
+            column = coldef.get("colname", "")
+            name = con.get("conname") or auto_constraint_name(table, [column], "fkey")
+            target = table_ref(con.get("pktable"))
+            pk = names(con.get("pk_attrs"))
+            clause = f"CONSTRAINT {qi(name)} FOREIGN KEY ({qi(column)}) REFERENCES {target}" + (
+                f" ({cols_sql(pk)})" if pk else "")
+            yield Hit(
+                message=f"Adding {ref}.{qi(column)} with REFERENCES {target} validates the new foreign key while "
+                        f"writes to both tables are blocked.",
+                fix=f"First add the column alone: ALTER TABLE {ref} ADD COLUMN {qi(column)} <type>;\n"
+                    + _validate_fix(ref, clause, name),
+            )
 
 
 RULE = Rule(

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
+from migtool.lint.alter import added_constraints
 from migtool.lint.rule import Hit, Rule
 from migtool.lint.rules.add_unique_constraint import unique_fix
-from migtool.lint.sql import (
-    auto_constraint_name,
-    cmd_constraint,
-    cols_sql,
-    names,
-    table_cmds,
-    table_name,
-    table_ref,
-)
+from migtool.lint.sql import auto_constraint_name, cols_sql, names
 
 ID = "add-primary-key"
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref, table = table_ref(rel), table_name(rel)
-    for cmd in table_cmds(stmt.node):
-        if cmd.get("subtype") != "AT_AddConstraint":
-            continue
-        con = cmd_constraint(cmd) or {}
-        if con.get("contype") != "CONSTR_PRIMARY" or con.get("indexname"):
+    for ref, table, con, _ in added_constraints(stmt, ctx, "CONSTR_PRIMARY"):
+        if con.get("indexname"):
             continue
         cols = names(con.get("keys"))
         name = con.get("conname") or auto_constraint_name(table, cols, "pkey")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from migtool.lint.alter import existing_table_cmds
 from migtool.lint.fixes import steps
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import cmd_column, column_constraints, format_type, qi, table_cmds, table_ref, type_base
+from migtool.lint.sql import cmd_column, column_constraints, format_type, qi, type_base
 
 ID = "add-required-column"
 
@@ -14,13 +15,7 @@ _FILLED = frozenset({"CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED"})
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref = table_ref(rel)
-    for cmd in table_cmds(stmt.node):
-        if cmd.get("subtype") != "AT_AddColumn":
-            continue
+    for ref, _, cmd in existing_table_cmds(stmt, ctx, "AT_AddColumn"):
         coldef = cmd_column(cmd) or {}
         kinds = {c.get("contype") for c in column_constraints(coldef)}
         required = "CONSTR_NOTNULL" in kinds or "CONSTR_PRIMARY" in kinds or coldef.get("is_not_null")

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
+from migtool.lint.alter import added_constraints
 from migtool.lint.fixes import OWN_FILE, steps
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import (
-    auto_constraint_name,
-    cmd_column,
-    cmd_constraint,
-    cols_sql,
-    column_constraints,
-    names,
-    qi,
-    table_cmds,
-    table_name,
-    table_ref,
-)
+from migtool.lint.sql import auto_constraint_name, cols_sql, names, qi
 
 ID = "add-unique-constraint"
 
@@ -30,28 +20,19 @@ def unique_fix(ref: str, name: str, cols: list[str], kind: str = "UNIQUE") -> st
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref, table = table_ref(rel), table_name(rel)
-    for cmd in table_cmds(stmt.node):
-        subtype = cmd.get("subtype")
-        found = []
-        if subtype == "AT_AddConstraint":
-            con = cmd_constraint(cmd) or {}
-            if con.get("contype") == "CONSTR_UNIQUE" and not con.get("indexname"):
-                found.append((con, names(con.get("keys"))))
-        elif subtype == "AT_AddColumn":
-            coldef = cmd_column(cmd) or {}
-            found += [(c, [coldef.get("colname", "")]) for c in column_constraints(coldef)
-                      if c.get("contype") == "CONSTR_UNIQUE"]
-        for con, cols in found:
-            name = con.get("conname") or auto_constraint_name(table, cols, "key")
-            yield Hit(
-                message=f"Adding UNIQUE ({cols_sql(cols)}) on {ref} builds its index while writes to {ref} are "
-                        "blocked for the whole build.",
-                fix=unique_fix(ref, name, cols),
-            )
+    for ref, table, con, coldef in added_constraints(stmt, ctx, "CONSTR_UNIQUE", in_new_columns=True):
+        if coldef is not None:
+            cols = [coldef.get("colname", "")]
+        elif con.get("indexname"):
+            continue
+        else:
+            cols = names(con.get("keys"))
+        name = con.get("conname") or auto_constraint_name(table, cols, "key")
+        yield Hit(
+            message=f"Adding UNIQUE ({cols_sql(cols)}) on {ref} builds its index while writes to {ref} are "
+                    "blocked for the whole build.",
+            fix=unique_fix(ref, name, cols),
+        )
 
 
 RULE = Rule(

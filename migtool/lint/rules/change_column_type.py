@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from migtool.lint.alter import existing_table_cmds
 from migtool.lint.fixes import steps
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import cmd_column, format_type, qi, table_cmds, table_ref, type_base
+from migtool.lint.sql import cmd_column, format_type, qi, type_base
 
 ID = "change-column-type"
 
@@ -14,13 +15,7 @@ _MAYBE_WIDENING = frozenset({"text", "varchar", "citext"})
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref = table_ref(rel)
-    for cmd in table_cmds(stmt.node):
-        if cmd.get("subtype") != "AT_AlterColumnType":
-            continue
+    for ref, _, cmd in existing_table_cmds(stmt, ctx, "AT_AlterColumnType"):
         coldef = cmd_column(cmd) or {}
         type_name = coldef.get("typeName")
         new_type = format_type(type_name)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from migtool.lint.alter import existing_table_cmds
 from migtool.lint.fixes import BACKUP, allow_line, steps
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import qi, table_cmds, table_ref
+from migtool.lint.sql import qi
 
 ID = "drop-column"
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref = table_ref(rel)
-    for cmd in table_cmds(stmt.node):
-        if cmd.get("subtype") != "AT_DropColumn":
-            continue
+    for ref, _, cmd in existing_table_cmds(stmt, ctx, "AT_DropColumn"):
         col = qi(cmd.get("name", ""))
         yield Hit(
             message=f"Dropping {ref}.{col} deletes its data, and the release still running fails on queries that "

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from migtool.lint.alter import existing_table_cmds
 from migtool.lint.fixes import LOCK_TIMEOUT, steps
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import qi, table_cmds, table_name, table_ref
+from migtool.lint.sql import qi
 
 ID = "set-not-null"
 
 
 def check(stmt, ctx):
-    rel = stmt.node.get("relation")
-    if ctx.is_new(rel):
-        return
-    ref, table = table_ref(rel), table_name(rel)
-    for cmd in table_cmds(stmt.node):
-        if cmd.get("subtype") != "AT_SetNotNull":
-            continue
+    for ref, table, cmd in existing_table_cmds(stmt, ctx, "AT_SetNotNull"):
         column = cmd.get("name", "")
         if ctx.pg_version >= 12 and ctx.has_validated_not_null_check(table, column):
             continue
