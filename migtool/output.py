@@ -40,7 +40,10 @@ def err() -> Console:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    # Indented for people at a terminal; one line for programs (json's C encoder only runs without
+    # indent, which matters for thousands of lint findings).
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(data, indent=indent, default=str) + "\n")
     sys.stdout.flush()
 
 

@@ -47,15 +47,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--list-rules", action="store_true", help="list every rule id with its severity and exit")
 
 
-def _display_path(path: Path) -> Path:
+def _display_path(path: Path, cwd: str | None = None) -> Path:
     """Paths under the current directory shown relative to it (as CI annotations expect)."""
-    if not path.is_absolute():
+    text = str(path)
+    if not os.path.isabs(text):
         return path
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else Path(rel)
+    # A string prefix test, not os.path.relpath: this runs once per file of a large lint.
+    prefix = os.path.join(cwd or os.getcwd(), "")
+    text = os.path.normpath(text)
+    return Path(text[len(prefix):]) if text.startswith(prefix) else Path(text)
 
 
 def _project_migrations(config) -> tuple[list[Path], list[Path], bool]:
@@ -187,7 +187,8 @@ def run(args, config) -> int:
             output.info("no pending migrations: nothing to lint")
         if pg_version is None and reachable:
             pg_version = _server_major_version(config)
-    report = lint_files([_display_path(p) for p in files], pg_version or FALLBACK_PG_VERSION, applied=applied,
+    cwd = os.getcwd()
+    report = lint_files([_display_path(p, cwd) for p in files], pg_version or FALLBACK_PG_VERSION, applied=applied,
                         isolated=isolated)
 
     if args.format == "json":
