@@ -218,7 +218,3 @@ class ComposeProject:
         if wait:
             args.append("--wait")
         self._capture(*args, *services, what="docker compose up", timeout=300)
-
-    def up(self, services: Sequence[str] = (), wait: bool = True) -> None:
-        args = ["up", "-d"] + (["--wait"] if wait else [])
-        self._capture(*args, *services, what="docker compose up", timeout=600)

@@ -292,15 +292,6 @@ def open_database(config: Config) -> Database:
     return ComposeDatabase(project, config.postgres_service, user, name)
 
 
-def run_to_completion(proc: subprocess.Popen, what: str) -> bytes:
-    """Wait for a tool started with stdout/stderr PIPEs; raise with its stderr on failure."""
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        text = (err or b"").decode(errors="replace").strip()
-        raise MigtoolError(f"{what} failed (exit {proc.returncode}): {text.splitlines()[-1] if text else ''}")
-    return out or b""
-
-
 def path_writable(path: Path) -> bool:
     probe = path
     while not probe.exists():
