@@ -23,19 +23,25 @@ from migtool.lint.sql import (
 
 def existing_table_cmds(stmt: Statement, ctx: Context, *subtypes: str) -> list[tuple[str, str, Node]]:
     """(table as SQL, table name, AlterTableCmd) for each subcommand of the given subtypes, in order;
-    none for ALTER INDEX/VIEW/... (which share the parse node)."""
+    none for ALTER INDEX/VIEW/... (which share the parse node). The statement's subcommands are
+    read once for every rule (the context changes only after all rules ran)."""
+    cached = stmt.existing_cmds
+    if cached is None:
+        cached = stmt.existing_cmds = _all_existing_cmds(stmt, ctx)
+    return [(ref, table, body) for subtype, ref, table, body in cached if subtype in subtypes]
+
+
+def _all_existing_cmds(stmt: Statement, ctx: Context) -> list[tuple[str, str, str, Node]]:
     node = stmt.node
     rel = node.get("relation")
     if ctx.is_new(rel) or node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE":
         return []
+    ref, table = table_ref(rel), table_name(rel)
     found = []
-    ref = table = ""
     for cmd in node.get("cmds", ()):
         body = cmd.get("AlterTableCmd")
-        if body is not None and body.get("subtype") in subtypes:
-            if not found:
-                ref, table = table_ref(rel), table_name(rel)
-            found.append((ref, table, body))
+        if body is not None:
+            found.append((body.get("subtype"), ref, table, body))
     return found
 
 

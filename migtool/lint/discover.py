@@ -30,7 +30,8 @@ def files_in(path: Path) -> list[Path]:
     if not path.exists():
         raise ConfigError(f"path not found: {path}",
                           hint="pass migration files or folders, e.g. migtool lint prisma/migrations")
-    if path.is_file():
+    if not path.is_dir():
+        # A regular file, or a FIFO, /dev/stdin, /dev/null or <(...): read it as one migration.
         return [path]
     if (path / SCRIPT).is_file():
         return [path / SCRIPT]

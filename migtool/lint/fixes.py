@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from migtool.lint.source import Statement
 from migtool.lint.sql import Node, qi
 
@@ -90,3 +92,55 @@ def not_valid_fix(ref: str, clause: str, name: str, *, add: str, validate: str) 
         f"{add} (brief lock): {LOCK_TIMEOUT} ALTER TABLE {ref} ADD {clause} NOT VALID;",
         f"In the next migration file ({validate}): ALTER TABLE {ref} VALIDATE CONSTRAINT {qi(name)};",
     )
+
+
+_STEP = re.compile(r"^(\d+)\.\s+")
+_SQL_START = re.compile(
+    r"(?:(?<=: )|(?<=; )|^)(SET lock_timeout|ALTER (?:TABLE|DOMAIN|TYPE|VIEW|MATERIALIZED VIEW|INDEX)|"
+    r"CREATE (?:UNIQUE INDEX|INDEX|VIEW|SEQUENCE|OR REPLACE VIEW)|DROP (?:TABLE|INDEX|VIEW|MATERIALIZED VIEW)|"
+    r"UPDATE|REINDEX|REFRESH MATERIALIZED VIEW)\b", re.MULTILINE)
+
+
+def _statement_end(text: str, pos: int) -> int | None:
+    """Index of the ';' ending the SQL statement at pos (quotes and parentheses respected), else None."""
+    quote, depth = None, 0
+    for i in range(pos, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == ";" and depth == 0:
+            return i
+    return None
+
+
+def fix_statements(fix: str) -> list[list[str]]:
+    """The SQL statements a fix text gives, in order, as alternatives (a step starting with "Or"
+    offers another way): what tests run on a real database to prove every fix executes. Prose
+    mentions of SQL keywords are not statements: a statement follows ': ', '; ' or starts a line."""
+    alternatives: list[list[str]] = [[]]
+    steps_text: list[str] = []
+    for line in fix.splitlines():
+        m = _STEP.match(line)
+        if m or not steps_text:
+            steps_text.append(line[m.end():] if m else line)
+        else:
+            steps_text.append("\n" + line.strip())
+    for step in steps_text:
+        if not step.startswith("\n") and step.startswith(("Or ", "Otherwise")) and alternatives[-1]:
+            alternatives.append([])
+        text = step.lstrip("\n")
+        pos = 0
+        while (m := _SQL_START.search(text, pos)) is not None:
+            end = _statement_end(text, m.start())
+            if end is None:
+                break
+            alternatives[-1].append(text[m.start():end + 1])
+            pos = end + 1
+    return [alt for alt in alternatives if alt]

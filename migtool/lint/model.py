@@ -22,9 +22,12 @@ class Finding:
     fix: str  # the safe steps, with SQL naming the real table and columns
     suppressed: bool = False
     suppression_reason: str | None = None
+    # Facts read from the live database about this finding (row counts, sizes...), when it was
+    # reachable; printed by the json and text formats only when present.
+    data: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "rule": self.rule,
             "severity": self.severity,
             "file": self.file,
@@ -36,6 +39,9 @@ class Finding:
             "suppressed": self.suppressed,
             "suppression_reason": self.suppression_reason,
         }
+        if self.data is not None:
+            out["data"] = self.data
+        return out
 
 
 @dataclass
@@ -43,6 +49,8 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     pg_version: int = 15
+    # What counted as existing (see migtool.lint.engine.EXISTING_MODES); None when unknown.
+    existing: str | None = None
 
     @property
     def active(self) -> list[Finding]:
@@ -86,6 +94,7 @@ class LintReport:
             "parse_errors": self.parse_errors,
             "max_severity": self.max_severity,
             "pg_version": self.pg_version,
+            "existing": self.existing,
         }
 
     def to_dict(self) -> dict[str, Any]:

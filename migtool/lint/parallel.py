@@ -36,14 +36,16 @@ T = TypeVar("T")
 
 def _pack(parsed: ParsedFile) -> tuple:
     err = parsed.error
-    return (parsed.name, parsed.data, None if err is None else (err.message, err.line, err.column),
+    return (parsed.name, parsed.data, parsed.bom, parsed.chunks, parsed.chunk_statements,
+            None if err is None else (err.message, err.line, err.column),
             [(s.index, s.kind, None if s._raw is not None else s.node, s._raw, s.start, s.end, s.line, s.column,
               s.text) for s in parsed.statements])
 
 
 def _unpack(packed: tuple) -> ParsedFile:
-    name, data, err, stmts = packed
-    parsed = ParsedFile(name=name, data=data, error=None if err is None else SyntaxProblem(*err))
+    name, data, bom, chunks, chunk_statements, err, stmts = packed
+    parsed = ParsedFile(name=name, data=data, error=None if err is None else SyntaxProblem(*err), bom=bom,
+                        chunks=chunks, chunk_statements=chunk_statements)
     parsed.statements = [Statement(index=i, kind=kind, node=node, raw=raw, start=start, end=end, line=line,
                                    column=column, text=text, data=data)
                          for i, kind, node, raw, start, end, line, column, text in stmts]

@@ -101,3 +101,99 @@ def parse_to_json(text: str, data: bytes) -> bytes | str:
         message = str(exc.args[0]) if exc.args else str(exc)
         index = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
         raise ParseFailure(message, index) from None
+
+
+class _SplitStmt(ctypes.Structure):
+    _fields_ = [("stmt_location", ctypes.c_int), ("stmt_len", ctypes.c_int)]
+
+
+class _SplitResult(ctypes.Structure):
+    _fields_ = [("stmts", ctypes.POINTER(ctypes.POINTER(_SplitStmt))), ("n_stmts", ctypes.c_int),
+                ("stderr_buffer", ctypes.c_void_p), ("error", ctypes.c_void_p)]
+
+
+_splitter = None
+_splitter_loaded = False
+
+
+def _load_splitter():
+    path = _extension_path()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        split = lib.pg_query_split_with_scanner
+        free = lib.pg_query_free_split_result
+    except (OSError, AttributeError):
+        return None
+    split.argtypes = [ctypes.c_char_p]
+    split.restype = _SplitResult
+    free.argtypes = [_SplitResult]
+    free.restype = None
+    return split, free
+
+
+def statement_starts(data: bytes) -> list[int] | None:
+    """Byte offsets where each statement starts, from libpg_query's scanner (quotes, dollar quotes
+    and comments understood; no parse tree built), or None if the scanner is unavailable or fails."""
+    global _splitter, _splitter_loaded
+    if not _splitter_loaded:
+        _splitter, _splitter_loaded = _load_splitter(), True
+    if _splitter is None or b"\x00" in data:
+        return None
+    split, free = _splitter
+    result = split(data)
+    try:
+        if result.error:
+            return None
+        return [result.stmts[i].contents.stmt_location for i in range(result.n_stmts)]
+    finally:
+        free(result)
+
+
+class _PlpgsqlResult(ctypes.Structure):
+    _fields_ = [("plpgsql_funcs", ctypes.c_void_p), ("error", ctypes.c_void_p)]
+
+
+_plpgsql = None
+_plpgsql_loaded = False
+
+
+def _load_plpgsql():
+    path = _extension_path()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(path)
+        parse = lib.pg_query_parse_plpgsql
+        free = lib.pg_query_free_plpgsql_parse_result
+    except (OSError, AttributeError):
+        return None
+    parse.argtypes = [ctypes.c_char_p]
+    parse.restype = _PlpgsqlResult
+    free.argtypes = [_PlpgsqlResult]
+    free.restype = None
+    return parse, free
+
+
+def parse_plpgsql_json(text: str) -> str:
+    """The PL/pgSQL parse tree (JSON) of a DO or CREATE FUNCTION statement, as pglast's
+    parse_plpgsql_json gives it, without importing pglast. Raises ParseFailure."""
+    global _plpgsql, _plpgsql_loaded
+    if not _plpgsql_loaded:
+        _plpgsql, _plpgsql_loaded = _load_plpgsql(), True
+    data = text.encode("utf-8")
+    if _plpgsql is not None and b"\x00" not in data:
+        parse, free = _plpgsql
+        result = parse(data)
+        try:
+            if not result.error and result.plpgsql_funcs:
+                return ctypes.string_at(result.plpgsql_funcs).decode("utf-8")
+        finally:
+            free(result)
+    from pglast.parser import parse_plpgsql_json as slow  # the error message, or no shortcut
+
+    try:
+        return slow(text)
+    except Exception as exc:  # noqa: BLE001 - pglast raises several kinds; any means "does not parse"
+        raise ParseFailure(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, None) from None

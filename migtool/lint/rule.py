@@ -33,3 +33,6 @@ class Rule:
     check: Callable[[Statement, Context], Iterable[Hit]] | None = None  # None: reported by the engine
     bad: tuple[str, ...] = ()  # SQL that must fire (on existing tables unless the SQL creates them)
     good: tuple[str, ...] = ()  # SQL that must not fire
+    # SQL that creates what the `bad` examples change (for running them, and their fixes, on a real
+    # database: tests/integration/test_lint_fixes_run.py).
+    setup: str = ""

@@ -17,22 +17,27 @@ from dataclasses import dataclass, field
 from json import loads as json_loads
 from typing import Any
 
-from migtool.lint.pgquery import ParseFailure, parse_to_json
+from migtool.lint.pgquery import ParseFailure, parse_to_json, statement_starts
 
 _WS = b" \t\r\n\f\v"
 _SPACES = re.compile(r"\s+")
 STATEMENT_DISPLAY_LIMIT = 240
+# Above this size a file is parsed a chunk of statements at a time, and each statement's tree is
+# dropped once linted, so memory stays bounded by the chunk (or the largest statement), not the file.
+LARGE_FILE = 4 << 20
+CHUNK_SIZE = 1 << 20
 
 
-_RELNAME = re.compile(rb'"relation":\{(?:"catalogname":"(?:[^"\\]|\\.)*",)?(?:"schemaname":"(?:[^"\\]|\\.)*",)?'
+_RELNAME = re.compile(rb'"relation":\{(?:"catalogname":"(?:[^"\\]|\\.)*",)?(?:"schemaname":"((?:[^"\\]|\\.)*)",)?'
                       rb'"relname":"((?:[^"\\]|\\.)*)"')
 
 
 class Statement:
-    __slots__ = ("index", "kind", "node", "_raw", "start", "end", "line", "column", "text", "data")
+    __slots__ = ("index", "kind", "node", "_raw", "start", "end", "line", "column", "text", "data", "_display",
+                 "base", "existing_cmds")
 
     def __init__(self, index: int, kind: str, node: dict[str, Any] | None, raw: bytes | None, start: int,
-                 end: int, line: int, column: int, text: str, data: bytes):
+                 end: int, line: int, column: int, text: str, data: bytes, base: int = 0):
         self.index = index  # position in its file, from 0
         self.kind = kind  # the parse node's name: "AlterTableStmt", "IndexStmt", ...
         # The node's fields as libpg_query's JSON gives them. Filled by decoded(): the engine decodes
@@ -45,6 +50,17 @@ class Statement:
         self.column = column  # 1-based, in characters
         self.text = text  # the statement's source text
         self.data = data  # the whole file's UTF-8 bytes: parse-tree locations are offsets into it
+        self._display: str | None = None
+        # Offset of `data` in the file: a large file is parsed in chunks, and then `data` is the
+        # chunk (parse-tree locations, start and end are offsets into it).
+        self.base = base
+        # ALTER TABLE only: (subtype, table as SQL, table name, AlterTableCmd) of each subcommand when
+        # the table exists, filled once by migtool.lint.alter for all the rules that read it.
+        self.existing_cmds: list[tuple[str, str, str, dict[str, Any]]] | None = None
+
+    def release(self) -> None:
+        """Drop the parse tree and text once linted (large files): only positions are kept."""
+        self.node, self._raw, self.text = {}, None, ""
 
     def decoded(self) -> dict[str, Any]:
         """The node, decoding its JSON the first time."""
@@ -62,8 +78,20 @@ class Statement:
         m = _RELNAME.search(self._raw) if self._raw is not None else None
         if m is None:
             return (self.decoded().get("relation") or {}).get("relname", "")
-        name = m.group(1)
-        return json_loads(b'"' + name + b'"') if b"\\" in name else name.decode("utf-8")
+        return _json_text(m.group(2))
+
+    def relation_schema(self) -> str | None:
+        """The first relation's schema as written (None when unqualified), without decoding the tree."""
+        return self.relation_parts()[0]
+
+    def relation_parts(self) -> tuple[str | None, str]:
+        """(schema as written or None, name) of the first relation, without decoding the tree."""
+        m = _RELNAME.search(self._raw) if self._raw is not None else None
+        if m is None:
+            rel = self.decoded().get("relation") or {}
+            return rel.get("schemaname"), rel.get("relname", "")
+        schema = m.group(1)
+        return (None if schema is None else _json_text(schema)), _json_text(m.group(2))
 
     def source(self, start: int, end: int) -> str:
         """Source text between two byte offsets of the file (parse-tree locations)."""
@@ -71,11 +99,27 @@ class Statement:
 
     @property
     def display(self) -> str:
-        """The statement on one line, shortened for reports."""
-        flat = _SPACES.sub(" ", self.text).strip()
-        if len(flat) > STATEMENT_DISPLAY_LIMIT:
-            flat = flat[: STATEMENT_DISPLAY_LIMIT - 3].rstrip() + "..."
-        return flat
+        """The statement on one line, shortened for reports (computed once, from its head only: an
+        ALTER TABLE with thousands of subcommands has a finding per subcommand)."""
+        if self._display is None:
+            self._display = display_text(self.text)
+        return self._display
+
+
+def display_text(text: str) -> str:
+    """Whitespace collapsed and shortened to STATEMENT_DISPLAY_LIMIT, reading no more than needed."""
+    head = text[:STATEMENT_DISPLAY_LIMIT * 2]
+    flat = _SPACES.sub(" ", head).strip()
+    while len(flat) <= STATEMENT_DISPLAY_LIMIT and len(head) < len(text):
+        head = text[:len(head) * 4]  # mostly whitespace so far: read further
+        flat = _SPACES.sub(" ", head).strip()
+    if len(flat) > STATEMENT_DISPLAY_LIMIT:
+        flat = flat[: STATEMENT_DISPLAY_LIMIT - 3].rstrip() + "..."
+    return flat
+
+
+def _json_text(raw: bytes) -> str:
+    return json_loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode("utf-8")
 
 
 @dataclass
@@ -91,6 +135,64 @@ class ParsedFile:
     data: bytes
     statements: list[Statement] = field(default_factory=list)
     error: SyntaxProblem | None = None
+    bom: bool = False  # the text started with a UTF-8 byte order mark (skipped, as psql does)
+    # For a large file: byte ranges of chunks of whole statements, parsed one at a time by
+    # iter_statements(); `statements` then fills as they are read.
+    chunks: list[tuple[int, int]] | None = None
+    chunk_statements: int = 0
+
+    @property
+    def statement_count(self) -> int:
+        return self.chunk_statements if self.chunks is not None else len(self.statements)
+
+    def iter_statements(self):
+        """The statements in order; for a large file parsed chunk by chunk (a syntax error sets
+        `error` and ends the iteration)."""
+        if self.chunks is None:
+            yield from self.statements
+            return
+        # Statements are kept (tree dropped by the engine) only for suppression comments to find them.
+        keep = b"migtool:" in self.data
+        line, pos, index = 1, 0, 0
+        for start, end in self.chunks:
+            line += self.data.count(b"\n", pos, start)
+            pos = start
+            chunk = self.data[start:end]
+            text = chunk.decode("utf-8")
+            try:
+                tree = parse_to_json(text, chunk)
+            except ParseFailure as exc:
+                err_line, column = _char_position(text, exc.index)
+                self.error = SyntaxProblem(exc.message, line + err_line - 1, column)
+                return
+            stmts = _statements(tree, chunk, index, line, start)
+            del tree
+            index += len(stmts)
+            if keep:
+                self.statements += stmts
+            yield from stmts
+
+
+_COPY_FROM_STDIN = re.compile(rb"\bCOPY\b[^;]*?\bFROM\s+STDIN\b[^;]*;[^\n]*\n", re.IGNORECASE)
+_END_OF_DATA = re.compile(rb"^\\\.[ \t]*\r?$", re.MULTILINE)
+_BLANK = bytes(b if b == 0x0A else 0x20 for b in range(256))
+
+
+def blank_copy_data(data: bytes) -> bytes:
+    """psql-style `COPY ... FROM stdin;` data blocks (up to a line `\\.`) turned into spaces, newlines
+    kept, so the parser skips them and every position stays where it was."""
+    if not _COPY_FROM_STDIN.search(data):
+        return data
+    out, pos = [], 0
+    for m in _COPY_FROM_STDIN.finditer(data):
+        if m.start() < pos:
+            continue
+        end = _END_OF_DATA.search(data, m.end())
+        stop = len(data) if end is None else end.end()
+        out += [data[pos:m.end()], data[m.end():stop].translate(_BLANK)]
+        pos = stop
+    out.append(data[pos:])
+    return b"".join(out)
 
 
 def skip_blank(data: bytes, pos: int, end: int) -> int:
@@ -195,20 +297,53 @@ def split_tree(tree: bytes, size: int) -> list[tuple[str, bytes, int, int]] | No
     return out
 
 
-def parse_source(text: str, name: str) -> ParsedFile:
+def parse_source(text: str, name: str, *, chunked: bool = False) -> ParsedFile:
+    """The file's statements. With chunked=True (the lint engine), a file above LARGE_FILE is only
+    split here and parsed chunk by chunk as ParsedFile.iter_statements() is read."""
+    bom = text.startswith("\ufeff")
+    if bom:
+        text = text[1:]
     data = text.encode("utf-8")
-    parsed = ParsedFile(name=name, data=data)
+    if b"stdin" in data or b"STDIN" in data:
+        blanked = blank_copy_data(data)
+        if blanked is not data:
+            data, text = blanked, blanked.decode("utf-8")
+    parsed = ParsedFile(name=name, data=data, bom=bom)
     if "\x00" in text:
         # The parser reads a C string and would silently stop at the NUL; PostgreSQL rejects it.
         line, column = _char_position(text, text.index("\x00"))
         parsed.error = SyntaxProblem("the file contains a NUL byte", line, column)
         return parsed
+    if chunked and len(data) > LARGE_FILE:
+        found = _chunks(data)
+        if found is not None:
+            parsed.chunk_statements, parsed.chunks = found
+            return parsed
     try:
         tree = parse_to_json(text, data)
     except ParseFailure as exc:
         line, column = _char_position(text, exc.index)
         parsed.error = SyntaxProblem(exc.message, line, column)
         return parsed
+    parsed.statements = _statements(tree, data, 0, 1, 0)
+    return parsed
+
+
+def _chunks(data: bytes) -> list[tuple[int, list[int]]] | None:
+    """(statement count, chunk byte ranges of about CHUNK_SIZE) for a large file, or None."""
+    starts = statement_starts(data)
+    if not starts:
+        return None
+    bounds, chunk_start = [], 0
+    for s in starts[1:]:
+        if s - chunk_start >= CHUNK_SIZE:
+            bounds.append((chunk_start, s))
+            chunk_start = s
+    bounds.append((chunk_start, len(data)))
+    return len(starts), bounds
+
+
+def _statements(tree: bytes | str, data: bytes, first_index: int, first_line: int, base: int) -> list[Statement]:
     if isinstance(tree, str):
         tree = tree.encode("utf-8")
     size = len(data)
@@ -219,13 +354,14 @@ def parse_source(text: str, name: str) -> ParsedFile:
             ((kind, node),) = raw["stmt"].items()
             raw_statements.append((kind, node, raw.get("stmt_location", 0), raw.get("stmt_len", 0)))
     lines = LineIndex(data)
-    for i, (kind, node, loc, length) in enumerate(raw_statements):
+    out = []
+    for i, (kind, node, loc, length) in enumerate(raw_statements, start=first_index):
         end = loc + length if length else size
         start = skip_blank(data, loc, end)
         decoded, raw = (None, node) if isinstance(node, bytes) else (node, None)
-        parsed.statements.append(Statement(
+        out.append(Statement(
             index=i, kind=kind, node=decoded, raw=raw, start=start, end=end,
-            line=lines.line(start), column=lines.column(start),
-            text=data[start:end].decode("utf-8", errors="replace").rstrip(), data=data,
+            line=lines.line(start) + first_line - 1, column=lines.column(start),
+            text=data[start:end].decode("utf-8", errors="replace").rstrip(), data=data, base=base,
         ))
-    return parsed
+    return out

@@ -131,3 +131,45 @@ def auto_constraint_name(table: str, columns: list[str], suffix: str) -> str:
     elif suffix == "check":
         columns = columns[:1]
     return "_".join([table, *columns, suffix])
+
+
+_FALSE_WORDS = frozenset({"false", "off", "no", "0"})
+
+
+def option_enabled(options: list[Node] | None, name: str) -> bool:
+    """Whether a parenthesized option (VACUUM (FULL), REINDEX (CONCURRENTLY)) is on: present with no
+    value, or with a value PostgreSQL reads as true. `FULL FALSE` / `CONCURRENTLY off` are off."""
+    for opt in options or ():
+        elem = opt.get("DefElem") or {}
+        if elem.get("defname") != name:
+            continue
+        arg = elem.get("arg")
+        if not arg:
+            return True
+        if "String" in arg:
+            return arg["String"].get("sval", "").lower() not in _FALSE_WORDS
+        if "Integer" in arg:
+            return bool(arg["Integer"].get("ival", 0))
+        if "Boolean" in arg:
+            return bool(arg["Boolean"].get("boolval", False))
+        if "A_Const" in arg:
+            const = arg["A_Const"]
+            if "boolval" in const:
+                return bool(const["boolval"].get("boolval", False))
+            if "ival" in const:
+                return bool(const["ival"].get("ival", 0))
+            if "sval" in const:
+                return const["sval"].get("sval", "").lower() not in _FALSE_WORDS
+        return True
+    return False
+
+
+def list_names(obj: Node | None) -> list[str]:
+    """Name parts of an object given as {"List": {"items": [...]}} or a bare String node."""
+    if not obj:
+        return []
+    if "List" in obj:
+        return names(obj["List"].get("items"))
+    if "String" in obj:
+        return [sval(obj)]
+    return []

@@ -109,10 +109,11 @@ def find_allows(parsed: ParsedFile, known: set[str], unsuppressible: set[str]) -
 
 def _scope(data: bytes, stmts, pos: int, line_end: int) -> int | None:
     for st in stmts:
-        if st.start <= pos < st.end:
+        start, end = st.base + st.start, st.base + st.end  # file offsets (a large file is parsed in chunks)
+        if start <= pos < end:
             return st.index
-        if pos < st.start:
-            if st.index == 0 and _has_blank_line(data, line_end, st.start):
+        if pos < start:
+            if st.index == 0 and _has_blank_line(data, line_end, start):
                 return FILE_SCOPE
             return st.index
     return None

@@ -62,16 +62,27 @@ def test_json_output_and_exit_code_for_a_dangerous_migration(project, capsys):
     assert data["summary"]["files"] == 1 and data["summary"]["danger"] == 1 and data["summary"]["pg_version"] == 15
 
 
-def test_tables_created_by_an_earlier_migration_in_the_run_are_new(project, capsys):
+def test_a_history_folder_treats_earlier_migrations_as_existing_unless_together(project, capsys):
     mig = project / "m"
     write_migration(mig, "20250101000000_init", INIT)
     write_migration(mig, "20250102000000_index", ADD_INDEX)
-    code, out, _ = run_lint(capsys, "--json", "m")
-    assert code == 0 and json.loads(out)["findings"] == []
-    # Linting only the second migration: "User" exists, so the index build blocks writes.
+    # Each migration is its own release: "User" exists by the time the index is built.
+    code, out, err = run_lint(capsys, "--json", "m")
+    assert code == 1
+    data = json.loads(out)
+    assert data["summary"]["existing"] == "earlier migrations"
+    assert [(f["rule"], f["file"]) for f in data["findings"] if f["severity"] != "advice"] == [
+        ("create-index-blocking", "m/20250102000000_index/migration.sql")]
+    # The same as linting the second migration alone.
     code, out, _ = run_lint(capsys, "--json", "m/20250102000000_index")
     assert code == 1
     assert "create-index-blocking" in [f["rule"] for f in json.loads(out)["findings"]]
+    # --together: both deploy at once, so "User" is new for the index.
+    code, out, err = run_lint(capsys, "--together", "m")
+    assert code == 0
+    assert "existing: before these files" in err and "no problems found" in err
+    code, out, err = run_lint(capsys, "m")
+    assert "existing: earlier migrations" in " ".join(err.split())
 
 
 def test_earlier_migrations_in_the_folder_supply_validated_checks(project, capsys):
@@ -101,7 +112,8 @@ def test_text_output_groups_by_file_and_shows_the_fix(project, capsys):
     assert out.startswith("m/1_drop/migration.sql\n")
     assert "2:1  danger  drop-column" in out
     assert 'fix: 1. Release code that no longer reads or writes "name"' in out
-    assert "1 file linted (PostgreSQL 15): 1 danger, 0 warning, 1 advice: fails (--fail-on warning)" in err
+    assert ("1 file linted (PostgreSQL 15; existing: earlier migrations): 1 danger, 0 warning, 1 advice: "
+            "fails (--fail-on warning)") in " ".join(err.split())
 
 
 def test_github_annotations(project, capsys):
@@ -185,9 +197,9 @@ def test_list_rules_text_and_json(project, capsys):
 def test_files_are_linted_in_the_order_given_and_once(project, capsys):
     (project / "b.sql").write_text('CREATE TABLE "T" ("a" INT);\n')
     (project / "a.sql").write_text('CREATE INDEX "i" ON "T"("a");\n')
-    code, out, _ = run_lint(capsys, "--json", "b.sql", "a.sql", "b.sql")
+    code, out, _ = run_lint(capsys, "--json", "--together", "b.sql", "a.sql", "b.sql")
     assert code == 0 and json.loads(out)["summary"]["files"] == 2
-    code, out, _ = run_lint(capsys, "--json", "a.sql", "b.sql")
+    code, out, _ = run_lint(capsys, "--json", "--together", "a.sql", "b.sql")
     assert code == 1
 
 
@@ -295,3 +307,87 @@ def test_docs_describe_every_rule_with_its_severity():
     for rule in RULES:
         assert f"\n### {rule.id}\n**{rule.severity}" in doc, rule.id
         assert f"| [{rule.id}](#{rule.id}) | {rule.severity} |" in doc, rule.id
+
+
+# ---------------------------------------------------------------- issue 10: what counts as existing, odd paths
+
+def test_db_flag_with_paths_lints_the_pending_ones_as_one_deploy(project, capsys, monkeypatch, pg_url):
+    mig = project / "prisma" / "migrations"
+    write_migration(mig, "20250101000000_init", INIT)
+    write_migration(mig, "20250102000000_tags", NEW_TABLE_WITH_INDEX)
+    write_migration(mig, "20250103000000_drop", DROP_NAME + 'CREATE INDEX "Tag_id_idx" ON "Tag"("id");\n')
+    table = PrismaTable(pg_url)
+    table.create()
+    table.apply("20250101000000_init", (mig / "20250101000000_init" / "migration.sql").read_bytes())
+    monkeypatch.setenv("MIGTOOL_TARGET", "direct")
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    code, out, err = run_lint(capsys, "--json", "--db", "prisma/migrations")
+    data = json.loads(out)
+    assert data["summary"]["existing"] == "applied in database"
+    assert data["summary"]["files"] == 2  # the applied init is read for facts only
+    # "Tag" comes from a pending migration of the same deploy: new. "User" is applied: existing.
+    assert [f["rule"] for f in data["findings"] if f["severity"] != "advice"] == ["drop-column"]
+    assert code == 1
+    # Without --db each migration is its own release: the index on "Tag" now blocks writes.
+    code, out, err = run_lint(capsys, "--json", "prisma/migrations")
+    data = json.loads(out)
+    assert data["summary"]["existing"] == "earlier migrations"
+    assert "create-index-blocking" in [f["rule"] for f in data["findings"]]
+
+
+def test_db_flag_with_the_database_down_is_an_environment_error(project, capsys, monkeypatch):
+    from tests.support.pgserver import free_port
+
+    write_migration(project / "m", "20250101000000_init", INIT)
+    monkeypatch.setenv("MIGTOOL_TARGET", "direct")
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none")
+    code, out, err = run_lint(capsys, "--db", "m")
+    assert code == 3 and "secret" not in err
+
+
+def test_together_without_paths_is_a_usage_error(project, capsys):
+    code, _, err = run_lint(capsys, "--together")
+    assert code == 2 and "--together needs PATHs" in err
+
+
+def test_pg_version_with_paths_is_the_servers_when_reachable(project, capsys, monkeypatch, pg_url):
+    from migtool.commands import lint as lint_command
+
+    write_migration(project / "m", "20250101000000_init", INIT)
+    monkeypatch.setattr(lint_command, "FALLBACK_PG_VERSION", 11)  # the server runs 15: tell them apart
+    code, out, _ = run_lint(capsys, "--json", "m")
+    assert json.loads(out)["summary"]["pg_version"] == 11  # no database configured
+    monkeypatch.setenv("MIGTOOL_TARGET", "direct")
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    code, out, _ = run_lint(capsys, "--json", "m")
+    assert json.loads(out)["summary"]["pg_version"] == 15
+    code, out, _ = run_lint(capsys, "--json", "--pg-version", "13", "m")
+    assert json.loads(out)["summary"]["pg_version"] == 13
+
+
+def test_a_fifo_dev_null_and_process_substitution_are_linted_as_files(project):
+    import threading
+
+    fifo = project / "pipe.sql"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text(DROP_NAME))
+    writer.start()
+    proc = subprocess.run([sys.executable, "-m", "migtool", "lint", "--json", str(fifo)], cwd=project,
+                          capture_output=True, text=True, timeout=60)
+    writer.join(timeout=10)
+    assert proc.returncode == 1, proc.stderr
+    assert [f["rule"] for f in json.loads(proc.stdout)["findings"]] == ["drop-column", "missing-lock-timeout"]
+    proc = subprocess.run([sys.executable, "-m", "migtool", "lint", "/dev/null"], cwd=project,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "1 file linted" in proc.stderr and "no problems found" in proc.stderr
+    proc = subprocess.run(["bash", "-c", f"'{sys.executable}' -m migtool lint --json <(printf '%s' 'TRUNCATE x;')"],
+                          cwd=project, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["findings"][0]["rule"] == "truncate"
+
+
+def test_a_byte_order_mark_is_stripped_with_an_advice(project, capsys):
+    (project / "bom.sql").write_bytes(b"\xef\xbb\xbf" + DROP_NAME.encode())
+    code, out, _ = run_lint(capsys, "--json", "bom.sql")
+    rules = [(f["rule"], f["line"]) for f in json.loads(out)["findings"]]
+    assert ("byte-order-mark", 1) in rules and ("drop-column", 2) in rules

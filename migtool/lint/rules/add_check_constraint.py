@@ -36,4 +36,5 @@ RULE = Rule(
     bad=('ALTER TABLE "Order" ADD CONSTRAINT "Order_total_positive" CHECK ("total" >= 0);',),
     good=('ALTER TABLE "Order" ADD CONSTRAINT "Order_total_positive" CHECK ("total" >= 0) NOT VALID;',
           'CREATE TABLE "T" ("a" INT); ALTER TABLE "T" ADD CONSTRAINT "c" CHECK ("a" > 0);'),
+    setup='CREATE TABLE "Order" ("id" INT PRIMARY KEY, "total" INT); INSERT INTO "Order" VALUES (1, 5);',
 )

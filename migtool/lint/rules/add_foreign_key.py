@@ -5,7 +5,7 @@ from __future__ import annotations
 from migtool.lint.alter import added_constraints
 from migtool.lint.fixes import constraint_clause, not_valid_fix
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import auto_constraint_name, cols_sql, names, qi, table_ref
+from migtool.lint.sql import auto_constraint_name, cols_sql, format_type, names, qi, table_ref
 
 ID = "add-foreign-key"
 
@@ -40,7 +40,8 @@ def check(stmt, ctx):
             yield Hit(
                 message=f"Adding {ref}.{qi(column)} with REFERENCES {target} validates the new foreign key while "
                         f"writes to both tables are blocked.",
-                fix=f"First add the column alone: ALTER TABLE {ref} ADD COLUMN {qi(column)} <type>;\n"
+                fix=f"First add the column alone: ALTER TABLE {ref} ADD COLUMN {qi(column)} "
+                    f"{format_type(coldef.get('typeName'))};\n"
                     + _validate_fix(ref, clause, name),
             )
 
@@ -61,4 +62,7 @@ RULE = Rule(
           'ALTER TABLE "Order" VALIDATE CONSTRAINT "Order_userId_fkey";',
           'CREATE TABLE "Post" ("id" SERIAL NOT NULL, "authorId" INTEGER);\n'
           'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") REFERENCES "User"("id");'),
+    setup='CREATE TABLE "User" ("id" INT PRIMARY KEY); CREATE TABLE "Coupon" ("id" INT PRIMARY KEY); '
+          'CREATE TABLE "Order" ("id" INT PRIMARY KEY, "userId" INT); INSERT INTO "User" VALUES (1); '
+          'INSERT INTO "Order" VALUES (1, 1);',
 )

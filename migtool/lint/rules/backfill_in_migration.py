@@ -37,4 +37,5 @@ RULE = Rule(
     check=check,
     bad=('UPDATE "User" SET "phone" = \'unknown\' WHERE "phone" IS NULL;',),
     good=('CREATE TABLE "T" ("a" INT); UPDATE "T" SET "a" = 1;',),
+    setup='CREATE TABLE "User" ("id" INT PRIMARY KEY, "phone" TEXT);',
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migtool.lint.alter import existing_table_cmds
-from migtool.lint.fixes import steps
+from migtool.lint.fixes import clause_text, steps
 from migtool.lint.rule import Hit, Rule
 from migtool.lint.sql import cmd_column, format_type, qi, type_base
 
@@ -14,6 +14,33 @@ ID = "change-column-type"
 _MAYBE_WIDENING = frozenset({"text", "varchar", "citext"})
 
 
+def _using_text(stmt, expr) -> str | None:
+    """The USING expression's source text, from the first location in its tree."""
+    location = _first_location(expr)
+    if location is None:
+        return None
+    start = stmt.data.rfind(b"USING", stmt.start, location + 1)
+    start = stmt.data.rfind(b"using", stmt.start, location + 1) if start < 0 else start
+    if start < 0:
+        return None
+    text = clause_text(stmt, start + len(b"USING"))
+    return text.strip() if text else None
+
+
+def _first_location(node):
+    if isinstance(node, dict):
+        found = [node["location"]] if isinstance(node.get("location"), int) and node["location"] >= 0 else []
+        for value in node.values():
+            loc = _first_location(value)
+            if loc is not None:
+                found.append(loc)
+        return min(found) if found else None
+    if isinstance(node, list):
+        locs = [x for x in (_first_location(v) for v in node) if x is not None]
+        return min(locs) if locs else None
+    return None
+
+
 def check(stmt, ctx):
     for ref, _, cmd in existing_table_cmds(stmt, ctx, "AT_AlterColumnType"):
         coldef = cmd_column(cmd) or {}
@@ -22,10 +49,12 @@ def check(stmt, ctx):
         col_name = cmd.get("name", "")
         col, col_new = qi(col_name), qi(f"{col_name}_new")
         using = coldef.get("raw_default") is not None
+        # The conversion as written (USING ...), else a plain cast.
+        convert = (_using_text(stmt, coldef["raw_default"]) if using else None) or f"{col}::{new_type}"
         fix = steps(
             f"Expand: ALTER TABLE {ref} ADD COLUMN {col_new} {new_type};",
             f"Release code that writes both {col} and {col_new}; backfill in batches: "
-            f"UPDATE {ref} SET {col_new} = {col}::{new_type} WHERE {col_new} IS NULL AND <primary key in the next batch>;",
+            f"UPDATE {ref} SET {col_new} = {convert} WHERE {col_new} IS NULL AND <primary key in the next batch>;",
             f"Release code that reads {col_new} (Prisma: map the field with @map(\"{col_name}_new\")).",
             f"Contract, in a later release: ALTER TABLE {ref} DROP COLUMN {col};",
         )
@@ -60,4 +89,7 @@ RULE = Rule(
          'ALTER TABLE "User" ALTER COLUMN "email" SET DATA TYPE VARCHAR(100);'),
     good=('CREATE TABLE "T" (a int); ALTER TABLE "T" ALTER COLUMN "a" TYPE bigint;',
           'ALTER TABLE "User" ALTER COLUMN "email" SET DEFAULT \'\';'),
+    setup='CREATE TYPE "Role" AS ENUM (\'USER\', \'ADMIN\'); CREATE TYPE "Role_new" AS ENUM (\'USER\', \'ADMIN\', \'GUEST\'); '
+          'CREATE TABLE "Order" ("id" INT PRIMARY KEY); CREATE TABLE "User" ("id" INT PRIMARY KEY, "role" "Role", '
+          '"email" VARCHAR(50)); INSERT INTO "Order" VALUES (1); INSERT INTO "User" VALUES (1, \'ADMIN\', \'a@b\');',
 )

@@ -29,4 +29,6 @@ RULE = Rule(
     check=check,
     bad=('CLUSTER "Event" USING "Event_createdAt_idx";', "CLUSTER;"),
     good=('CREATE TABLE "T" (a int); CLUSTER "T" USING "T_a_idx";',),
+    setup='CREATE TABLE "Event" ("id" INT, "createdAt" TIMESTAMP); '
+          'CREATE INDEX "Event_createdAt_idx" ON "Event" ("createdAt");',
 )

@@ -1,22 +1,25 @@
-"""concurrently-in-transaction: a CONCURRENTLY operation that will run inside a transaction and fail."""
+"""concurrently-in-transaction: a CONCURRENTLY operation (or VACUUM) that will run inside a transaction and fail."""
 
 from __future__ import annotations
 
 from migtool.lint.fixes import OWN_FILE
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import table_cmds
+from migtool.lint.sql import option_enabled, table_cmds
 
 ID = "concurrently-in-transaction"
 
 
-def _concurrent_what(stmt) -> str | None:
-    kind, node = stmt.kind, stmt.node
+def outside_transaction_what(stmt) -> str | None:
+    """What a statement that PostgreSQL refuses inside a transaction block is, else None."""
+    kind, node = stmt.kind, stmt.decoded()
     if kind == "IndexStmt" and node.get("concurrent"):
         return "CREATE INDEX CONCURRENTLY"
     if kind == "DropStmt" and node.get("concurrent"):
         return "DROP INDEX CONCURRENTLY"
-    if kind == "ReindexStmt" and any(o.get("DefElem", {}).get("defname") == "concurrently" for o in node.get("params", ())):
+    if kind == "ReindexStmt" and option_enabled(node.get("params"), "concurrently"):
         return "REINDEX CONCURRENTLY"
+    if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
+        return "VACUUM"
     if kind == "AlterTableStmt":
         for cmd in table_cmds(node):
             part = (cmd.get("def") or {}).get("PartitionCmd") or {}
@@ -26,7 +29,7 @@ def _concurrent_what(stmt) -> str | None:
 
 
 def check(stmt, ctx):
-    what = _concurrent_what(stmt)
+    what = outside_transaction_what(stmt)
     if what is None:
         return
     if ctx.in_transaction:
@@ -38,22 +41,28 @@ def check(stmt, ctx):
         yield Hit(
             message=f"{what} in a migration file with {ctx.statement_count} statements fails: Prisma sends the file as "
                     "one script, which PostgreSQL runs as a single transaction (error 25001).",
-            fix=f"Move it {OWN_FILE}; no SET lock_timeout either (a concurrent build does not block writes).",
+            fix=f"Move it {OWN_FILE}; no SET lock_timeout either (it would make the file a transaction again).",
         )
 
 
 RULE = Rule(
     id=ID,
     severity="warning",
-    summary="CONCURRENTLY inside a transaction (BEGIN, or a Prisma migration file with other statements) fails",
+    summary="CONCURRENTLY or VACUUM inside a transaction (BEGIN, or a Prisma migration file with other statements) fails",
     why="PostgreSQL refuses CONCURRENTLY in a transaction block, and Prisma runs a multi-statement file as one; the deploy stops on a failed migration.",
     instead="Put the CONCURRENTLY statement alone in its own migration file.",
-    nodes=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt"),
+    nodes=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt", "VacuumStmt"),
     alter_subtypes=("AT_DetachPartition",),
     check=check,
     bad=('BEGIN; CREATE INDEX CONCURRENTLY "i" ON "Order"("userId"); COMMIT;',
          'SET lock_timeout = \'5s\'; CREATE INDEX CONCURRENTLY "i" ON "Order"("userId");',
-         'DROP INDEX CONCURRENTLY "a"; DROP INDEX CONCURRENTLY "b";'),
+         'DROP INDEX CONCURRENTLY "a"; DROP INDEX CONCURRENTLY "b";',
+         'ALTER TABLE "Order" ADD COLUMN "n" INT; VACUUM "Order";'),
     good=('CREATE INDEX CONCURRENTLY "i" ON "Order"("userId");',
+          'VACUUM ANALYZE "Order";',
+          'ALTER TABLE "Order" ADD COLUMN "n" INT; ANALYZE "Order";',
+          'REINDEX (CONCURRENTLY false) TABLE "Order"; SELECT 1;',
           '-- just a comment\nDROP INDEX CONCURRENTLY IF EXISTS "Order_userId_idx";'),
+    setup='CREATE TABLE "Order" ("id" INT PRIMARY KEY, "userId" INT); CREATE INDEX "a" ON "Order" ("id"); '
+          'CREATE INDEX "b" ON "Order" ("userId");',
 )

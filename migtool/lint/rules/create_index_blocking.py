@@ -44,4 +44,5 @@ RULE = Rule(
     bad=('CREATE INDEX "Order_userId_idx" ON "Order"("userId");', 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");'),
     good=('CREATE INDEX CONCURRENTLY "Order_userId_idx" ON "Order"("userId");',
           'CREATE TABLE "Post" ("id" INT, "slug" TEXT); CREATE UNIQUE INDEX "Post_slug_key" ON "Post"("slug");'),
+    setup='CREATE TABLE "Order" ("id" INT PRIMARY KEY, "userId" INT); CREATE TABLE "User" ("id" INT, "email" TEXT);',
 )

@@ -36,4 +36,5 @@ RULE = Rule(
     check=check,
     bad=('ALTER TABLE "User" DROP COLUMN "name";', "ALTER TABLE IF EXISTS users DROP COLUMN IF EXISTS bio, ADD COLUMN x int;"),
     good=('CREATE TABLE "T" (a int, b int); ALTER TABLE "T" DROP COLUMN "b";', 'ALTER TABLE "User" ADD COLUMN "bio" TEXT;'),
+    setup='CREATE TABLE "User" ("id" INT PRIMARY KEY, "name" TEXT); CREATE TABLE users (id INT, bio TEXT);',
 )

@@ -13,7 +13,7 @@ def check(stmt, ctx):
     node = stmt.node
     if node.get("removeType") != "OBJECT_INDEX" or node.get("concurrent"):
         return
-    existing = [parts for parts in drop_objects(node) if parts[-1] not in ctx.new_indexes]
+    existing = [parts for parts in drop_objects(node) if not ctx.is_new_index(parts)]
     if not existing:
         return
     refs = [object_ref(p) for p in existing]
@@ -36,4 +36,6 @@ RULE = Rule(
     bad=('DROP INDEX "Order_userId_idx";', 'DROP INDEX IF EXISTS "a", "b";'),
     good=('DROP INDEX CONCURRENTLY "Order_userId_idx";',
           'CREATE TABLE "T" (a int); CREATE INDEX "T_a_idx" ON "T"(a); DROP INDEX "T_a_idx";'),
+    setup='CREATE TABLE "Order" ("id" INT PRIMARY KEY, "userId" INT); CREATE INDEX "Order_userId_idx" ON "Order" '
+          '("userId"); CREATE INDEX "a" ON "Order" ("id"); CREATE INDEX "b" ON "Order" ("userId", "id");',
 )

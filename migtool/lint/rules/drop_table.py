@@ -13,7 +13,7 @@ def check(stmt, ctx):
     if stmt.node.get("removeType") != "OBJECT_TABLE":
         return
     for parts in drop_objects(stmt.node):
-        if ctx.is_new_table(parts[-1]):
+        if ctx.is_new_relation(parts):
             continue
         ref = object_ref(parts)
         yield Hit(
@@ -37,4 +37,5 @@ RULE = Rule(
     check=check,
     bad=('DROP TABLE "Order";', "DROP TABLE IF EXISTS a, b CASCADE;"),
     good=('CREATE TABLE "Tmp" (id int); DROP TABLE "Tmp";', 'DROP INDEX CONCURRENTLY "x";', "DROP VIEW v;"),
+    setup='CREATE TABLE "Order" ("id" INT PRIMARY KEY); CREATE TABLE a (id INT); CREATE TABLE b (id INT);',
 )

@@ -31,4 +31,23 @@ UNUSED_ALLOW = Rule(
     bad=('-- migtool:allow drop-table it is empty\nSELECT 1;',),
 )
 
-RULES = (SYNTAX_ERROR, INVALID_ALLOW, UNUSED_ALLOW)
+UNCHECKED_DYNAMIC_SQL = Rule(
+    id="unchecked-dynamic-sql",
+    severity="advice",
+    summary="a DO block whose SQL is built at run time (EXECUTE of a computed string) was not checked",
+    why="migtool reads the statements of a DO block and EXECUTE of a constant string; SQL built at run time it "
+        "cannot see, so nothing says whether it is safe.",
+    instead="Write the statements out (no EXECUTE) or review the block by hand; one statement per EXECUTE of a literal.",
+    bad=("DO $$ BEGIN EXECUTE format('DROP TABLE %I', 'old'); END $$;",),
+)
+
+BYTE_ORDER_MARK = Rule(
+    id="byte-order-mark",
+    severity="advice",
+    summary="the file starts with a UTF-8 byte order mark",
+    why="psql skips it, but other clients send it to the server, where it is a syntax error.",
+    instead="Save the file as UTF-8 without BOM.",
+    bad=("\ufeffSELECT 1;",),
+)
+
+RULES = (SYNTAX_ERROR, INVALID_ALLOW, UNUSED_ALLOW, UNCHECKED_DYNAMIC_SQL, BYTE_ORDER_MARK)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from migtool.lint.fixes import LOCK_TIMEOUT
 from migtool.lint.locks import blocking_lock_target
 from migtool.lint.rule import ALL_STATEMENTS, Hit, Rule
+from migtool.lint.rules.concurrently_in_transaction import outside_transaction_what
 
 ID = "missing-lock-timeout"
 
@@ -14,6 +15,9 @@ def check(stmt, ctx):
         return
     target = blocking_lock_target(stmt, ctx)
     if target is None:
+        return
+    if outside_transaction_what(stmt) is not None:
+        # Advice must never make a file fail: a SET before it would make the file one transaction.
         return
     ctx.lock_timeout_reported = True  # once per file: the fix is one line at its top
     yield Hit(
@@ -37,5 +41,11 @@ RULE = Rule(
     good=('SET lock_timeout = \'5s\';\nALTER TABLE "User" ADD COLUMN "bio" TEXT;',
           'CREATE TABLE "Post" ("id" INT);',
           'CREATE INDEX CONCURRENTLY "i" ON "User"("email");',
-          'ALTER TABLE "User" VALIDATE CONSTRAINT "c";'),
+          'ALTER TABLE "User" VALIDATE CONSTRAINT "c";',
+          'ALTER TABLE "Event" DETACH PARTITION "Event_2020" CONCURRENTLY;',
+          'COMMENT ON TABLE "User" IS \'people\';',
+          'ALTER TABLE "User" ALTER COLUMN "email" SET STATISTICS 500;',
+          'ALTER TABLE "User" SET (fillfactor = 70);',
+          'ALTER TABLE "User" SET (autovacuum_vacuum_scale_factor = 0.01), RESET (fillfactor);'),
+    setup='CREATE TABLE "User" ("id" INT PRIMARY KEY);',
 )

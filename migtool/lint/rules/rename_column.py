@@ -7,16 +7,28 @@ from migtool.lint.rule import Hit, Rule
 from migtool.lint.sql import qi, table_ref
 
 ID = "rename-column"
+_RELATIONS = ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE")
 
 
 def check(stmt, ctx):
     node = stmt.node
-    if node.get("renameType") != "OBJECT_COLUMN" or node.get("relationType") != "OBJECT_TABLE":
+    if node.get("renameType") != "OBJECT_COLUMN" or node.get("relationType") not in _RELATIONS:
         return
     rel = node.get("relation")
     if ctx.is_new(rel):
         return
     ref, old, new = table_ref(rel), qi(node.get("subname", "")), qi(node.get("newname", ""))
+    if node.get("relationType") != "OBJECT_TABLE":
+        yield Hit(
+            message=f"Renaming column {old} of view {ref} to {new} breaks the release still running: its queries "
+                    f"name {old}.",
+            fix=steps(
+                f"Keep {old}: add {new} as an extra column at the end of the view (CREATE OR REPLACE VIEW {ref} "
+                f"AS SELECT <the same columns>, {old} AS {new} FROM ...), so both names work.",
+                f"In a later release, when no code reads {old}, recreate the view without it.",
+            ),
+        )
+        return
     yield Hit(
         message=f"Renaming {ref}.{old} to {new} breaks the release still running: its queries name {old}.",
         fix=steps(
@@ -39,7 +51,12 @@ RULE = Rule(
     instead="Rename in code only (Prisma @map), or add the new column, write both, backfill, switch reads, drop the old one later.",
     nodes=("RenameStmt",),
     check=check,
-    bad=('ALTER TABLE "User" RENAME COLUMN "name" TO "fullName";',),
+    bad=('ALTER TABLE "User" RENAME COLUMN "name" TO "fullName";',
+         'ALTER VIEW "ActiveUser" RENAME COLUMN "name" TO "fullName";'),
     good=('CREATE TABLE "T" (a int); ALTER TABLE "T" RENAME COLUMN "a" TO "b";',
+          'CREATE VIEW "V" AS SELECT 1 AS a; ALTER VIEW "V" RENAME COLUMN "a" TO "b";',
           'ALTER INDEX "a_idx" RENAME TO "b_idx";'),
+    setup='CREATE TABLE "User" ("id" INT PRIMARY KEY, "name" TEXT); '
+          'CREATE TABLE "Person" ("id" INT, "name" TEXT); CREATE VIEW "ActiveUser" AS SELECT * FROM "Person"; '
+          'INSERT INTO "User" VALUES (1, \'a\');',
 )

@@ -13,7 +13,7 @@ ID = "set-not-null"
 def check(stmt, ctx):
     for ref, table, cmd in existing_table_cmds(stmt, ctx, "AT_SetNotNull"):
         column = cmd.get("name", "")
-        if ctx.pg_version >= 12 and ctx.has_validated_not_null_check(table, column):
+        if ctx.pg_version >= 12 and ctx.has_validated_not_null_check(stmt.node.get("relation"), column):
             continue
         col, check_name = qi(column), qi(f"{table}_{column}_not_null")
         if ctx.pg_version < 12:
@@ -61,4 +61,6 @@ RULE = Rule(
           'ALTER TABLE "User" ALTER COLUMN "phone" SET NOT NULL;',
           'CREATE TABLE "T" (a int); ALTER TABLE "T" ALTER COLUMN "a" SET NOT NULL;',
           'ALTER TABLE "User" ALTER COLUMN "phone" DROP NOT NULL;'),
+    setup='CREATE TABLE "User" ("id" INT PRIMARY KEY, "phone" TEXT, "name" TEXT); '
+          'INSERT INTO "User" VALUES (1, \'555\', \'a\');',
 )

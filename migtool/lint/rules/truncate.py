@@ -36,4 +36,5 @@ RULE = Rule(
     check=check,
     bad=('TRUNCATE "Session";', "TRUNCATE a, b CASCADE;"),
     good=('CREATE TABLE "Staging" (id int); TRUNCATE "Staging";',),
+    setup='CREATE TABLE "Session" ("id" INT); CREATE TABLE a (id INT); CREATE TABLE b (id INT);',
 )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from migtool.lint.rule import Hit, Rule
-from migtool.lint.sql import table_ref
+from migtool.lint.sql import option_enabled, table_ref
 
 ID = "vacuum-full"
 
 
 def check(stmt, ctx):
     node = stmt.node
-    if not any(o.get("DefElem", {}).get("defname") == "full" for o in node.get("options", ())):
+    if not option_enabled(node.get("options"), "full"):
         return
     rels = [r.get("VacuumRelation", {}).get("relation") for r in node.get("rels", ())]
     existing = [r for r in rels if r and not ctx.is_new(r)]
@@ -33,5 +33,6 @@ RULE = Rule(
     nodes=("VacuumStmt",),
     check=check,
     bad=('VACUUM FULL "Event";', "VACUUM (FULL, ANALYZE);"),
-    good=('VACUUM ANALYZE "Event";',),
+    good=('VACUUM ANALYZE "Event";', 'VACUUM (FULL FALSE) "Event";', 'VACUUM (FULL off, ANALYZE) "Event";'),
+    setup='CREATE TABLE "Event" ("id" INT);',
 )

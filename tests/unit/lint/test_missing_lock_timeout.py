@@ -34,12 +34,28 @@ def test_foreign_key_from_a_new_table_locks_the_existing_one():
 def test_statements_that_do_not_block_the_application():
     for sql in ('CREATE TABLE "Post" ("id" INT);', 'ALTER TABLE "User" VALIDATE CONSTRAINT "c";',
                 'DROP INDEX CONCURRENTLY "i";', 'CREATE TYPE "Mood" AS ENUM (\'ok\');', 'SELECT 1;',
-                'INSERT INTO "User" ("id") VALUES (1);', 'VACUUM ANALYZE "User";'):
+                'INSERT INTO "User" ("id") VALUES (1);', 'VACUUM ANALYZE "User";',
+                'REFRESH MATERIALIZED VIEW CONCURRENTLY "M";', 'REINDEX TABLE CONCURRENTLY "User";'):
         assert not fired(lint_sql(sql)), sql
 
 
+def test_advice_never_makes_a_file_fail():
+    # A SET before these would turn the file into one transaction, where they cannot run.
+    for sql in ('VACUUM FULL "User";', 'ALTER TABLE "Event" DETACH PARTITION "Event_2020" CONCURRENTLY;',
+                'REINDEX (CONCURRENTLY) TABLE "User";'):
+        assert not fired(lint_sql(sql)), sql
+    # Only SHARE UPDATE EXCLUSIVE: reads and writes go on, no advice needed.
+    for sql in ('COMMENT ON COLUMN "User"."a" IS \'x\';', 'ALTER TABLE "User" ALTER COLUMN "a" SET STATISTICS 100;',
+                'ALTER TABLE "User" SET (fillfactor = 70);', 'ALTER TABLE "User" SET (toast.autovacuum_enabled = false);'):
+        assert not fired(lint_sql(sql)), sql
+    # A storage parameter that takes ACCESS EXCLUSIVE still gets it.
+    assert fired(lint_sql('ALTER VIEW "V" SET (security_barrier = true); ALTER TABLE "User" SET (fillfactor = 70), '
+                          'ADD COLUMN "b" INT;'))
+
+
 def test_other_blocking_statements():
-    for sql in ('DROP TABLE "User";', 'TRUNCATE "User";', 'LOCK TABLE "User";', 'VACUUM FULL "User";',
+    for sql in ('DROP TABLE "User";', 'TRUNCATE "User";', 'LOCK TABLE "User";', 'DROP VIEW "V";',
+                'REFRESH MATERIALIZED VIEW "M";', 'ALTER TABLE "User" SET SCHEMA "x";',
                 'CREATE INDEX "i" ON "User"("a");', 'ALTER TABLE "User" RENAME COLUMN "a" TO "b";',
                 'DROP INDEX "i";', 'CLUSTER "User";', 'REINDEX TABLE "User";',
                 'CREATE TRIGGER t BEFORE INSERT ON "User" FOR EACH ROW EXECUTE FUNCTION f();'):

@@ -37,7 +37,8 @@ def test_summary_and_json_shape():
     data = report.to_dict()
     assert set(data) == {"findings", "summary"}
     assert data["summary"] == {"files": 3, "danger": 2, "warning": 0, "advice": 2, "suppressed": 1,
-                               "parse_errors": 1, "max_severity": "danger", "pg_version": 14}
+                               "parse_errors": 1, "max_severity": "danger", "pg_version": 14,
+                               "existing": "before these files"}
     assert report.has_danger
     keys = {"rule", "severity", "file", "line", "column", "statement", "message", "fix", "suppressed",
             "suppression_reason"}

@@ -40,7 +40,8 @@ def test_rule_ids_are_unique_kebab_case_and_complete():
                 "syntax-error", "invalid-allow", "unused-allow"}
     assert required <= set(ids)
     assert all(r.severity in ("danger", "warning", "advice") for r in RULES)
-    assert {r.id for r in META_RULES} == {"syntax-error", "invalid-allow", "unused-allow"}
+    assert {r.id for r in META_RULES} == {"syntax-error", "invalid-allow", "unused-allow", "unchecked-dynamic-sql",
+                                          "byte-order-mark"}
 
 
 def test_severities_follow_the_policy():
