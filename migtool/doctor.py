@@ -24,7 +24,7 @@ from migtool.errors import ExitCode, MigtoolError
 @dataclass
 class Check:
     name: str
-    status: str  # ok, fail, skip
+    status: str  # ok, fail, skip, warn (worth knowing, not a failure: the exit code ignores it)
     detail: str = ""
     fix: str = ""
     kind: str = "environment"  # environment or configuration: decides the exit code on failure
@@ -141,6 +141,8 @@ def run_checks(config: Config) -> list[Check]:
     check("backup dir writable", backup_dir_writable,
           "create it or fix its permissions, or set backup_dir in migtool.yaml", kind="configuration")
 
+    checks.append(_leftovers_check(config, db_holder.get("db")))
+
     def migrations_dir_readable() -> str:
         path: Path = config.migrations_dir
         if not path.is_dir():
@@ -153,6 +155,25 @@ def run_checks(config: Config) -> list[Check]:
     check("migrations dir readable", migrations_dir_readable,
           "pass --migrations-dir or set migrations_dir in migtool.yaml", kind="configuration")
     return checks
+
+
+def _leftovers_check(config: Config, db: Database | None) -> Check:
+    """Partial files and scratch databases that a SIGKILLed backup or restore test left behind."""
+    from migtool.backup.leftovers import stale_partials, stale_scratch_databases
+
+    name = "no leftovers from interrupted runs"
+    found = [p.name for p in stale_partials(config.backup_dir)]
+    unknown = ""
+    if db is not None:
+        try:
+            found += [f"database {s.name}" for s in stale_scratch_databases(db)]
+        except MigtoolError as exc:
+            unknown = f" (scratch databases not checked: {exc.message})"
+    if not found:
+        return Check(name, "ok", "none" + unknown, kind="environment")
+    shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    return Check(name, "warn", f"{len(found)} found: {shown}{unknown}",
+                 "look with `migtool backups prune --dry-run`, remove with `migtool backups prune --yes`")
 
 
 def exit_code(checks: list[Check]) -> ExitCode:

@@ -14,7 +14,9 @@ from typing import Any
 
 from migtool.backup import naming
 from migtool.backup.manifest import Manifest, ManifestError
-from migtool.errors import CheckFailed, ConfigError
+from migtool.errors import CheckFailed, ConfigError, EnvironmentProblem
+
+COULD_NOT_CHECK = "could-not-check"  # a verify attempt that could not run: not a verdict on the file
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,31 @@ class LocalBackup:
         return v["ok"]
 
     @property
+    def failed(self) -> bool:
+        """The last verdict on exactly this file is "failed" (an outage during a check is no verdict)."""
+        return self.verified_ok is False
+
+    @property
     def verified_at(self) -> str | None:
         return (self.verification or {}).get("verified_at")
 
+    @property
+    def could_not_check(self) -> dict[str, Any] | None:
+        """The last verify attempt, when it could not run (docker down, no scratch database...)."""
+        attempt = (self.verification or {}).get("last_attempt")
+        if isinstance(attempt, dict) and attempt.get("outcome") == COULD_NOT_CHECK:
+            return attempt
+        return None
+
+    @property
+    def pinned(self) -> bool:
+        """Never pruned: a `<name>.pinned` side file (see set_pinned), or `pinned: true` in the manifest."""
+        if self.manifest is not None and self.manifest.extra.get("pinned") is True:
+            return True
+        return (self.path.parent / naming.pin_name(self.filename)).exists()
+
     def side_paths(self) -> list[Path]:
-        return [self.path.parent / n for n in naming.side_names(self.filename)]
+        return [self.path.parent / n for n in (*naming.side_names(self.filename), naming.pin_name(self.filename))]
 
 
 def read_manifest(path: Path) -> tuple[Manifest | None, str | None]:
@@ -148,3 +170,28 @@ def _partial_base(filename: str) -> str | None:
     inner = filename[1:-len(naming.PARTIAL_SUFFIX)]
     stem = inner.rsplit(".", 1)[0]  # drop mkstemp's random part
     return naming.parse_partial(f".{stem}{naming.PARTIAL_SUFFIX}")
+
+
+def set_pinned(path: Path, pinned: bool, reason: str = "") -> None:
+    """Pin (never prune) or unpin the backup at `path`. Idempotent.
+
+    The pin is a side file `<name>.pinned` (JSON: pinned_at, reason), so the manifest, which equals
+    the S3 copy, never changes. Raises CheckFailed for a missing backup, EnvironmentProblem when the
+    folder is not writable."""
+    from migtool.backup.files import remove_quietly, write_atomic
+    from migtool.backup.manifest import iso
+
+    if naming.parse_name(path.name) is None or not path.is_file():
+        raise CheckFailed(f"backup not found: {path}", hint="see `migtool backups list`")
+    pin = path.parent / naming.pin_name(path.name)
+    try:
+        if pinned:
+            from datetime import UTC
+
+            data = {"pinned_at": iso(datetime.now(UTC)), "reason": reason}
+            write_atomic(pin, (json.dumps(data) + "\n").encode())
+        else:
+            remove_quietly(pin)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot {'pin' if pinned else 'unpin'} {path.name}: {exc.strerror or exc}",
+                                 hint="check the permissions of the backup folder") from None

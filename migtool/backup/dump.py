@@ -96,6 +96,7 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
 
     with SnapshotSession(db) as session, signals_raise_interrupt():
         rows = session.query(TABLES_SQL)
+        _check_readable(db, rows)
         # Counting shares pg_dump's snapshot, so it runs beside the dump instead of before it.
         counter = _RowCounter(session, count_sql((r["schema"], r["name"]) for r in rows), wants_exact_counts(rows))
         log.debug("snapshot %s, %d tables: %.3f s", session.snapshot_id, len(rows), time.monotonic() - t0)
@@ -152,6 +153,19 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
                     for side in written:
                         remove_quietly(side)
     return BackupResult(final, manifest)
+
+
+def _check_readable(db: Database, rows: list[dict]) -> None:
+    """pg_dump would stop on the first table it may not read; a count in our snapshot session would
+    fail first and end the snapshot, so pg_dump could only say "invalid snapshot identifier".
+    Say the real reason up front."""
+    denied = [f"{r['schema']}.{r['name']}" for r in rows if r.get("readable") is False]
+    if denied:
+        shown = ", ".join(denied[:5]) + (f" and {len(denied) - 5} more" if len(denied) > 5 else "")
+        raise EnvironmentProblem(
+            f"permission denied: role {db.user} cannot read {len(denied)} table(s) of {db.name}: {shown}",
+            hint="back up as the database owner, or grant it: GRANT pg_read_all_data TO "
+                 f"{db.user} (PostgreSQL 14+), or GRANT SELECT ON ALL TABLES IN SCHEMA ... TO {db.user}")
 
 
 def _json_bytes(data: dict) -> bytes:
@@ -222,6 +236,9 @@ def _claim_name(backup_dir: Path, database: str, started: datetime,
             fd = create_private(partial)
         except FileExistsError:
             continue
+        # Held until the fd closes (even on SIGKILL): `backups prune` removes only partials nobody holds.
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if any(p.exists() for p in taken):  # finished by another run between our check and claim
             os.close(fd)
             remove_quietly(partial)
@@ -350,6 +367,8 @@ def _pg_dump_failure(db: Database, code: int, stderr_lines: list[bytes]) -> Migt
     lines = text.splitlines()
     # pg_dump prints "pg_dump: error: ..." and then detail lines: the error line says what went wrong.
     last = next((ln for ln in lines if "error:" in ln), lines[-1] if lines else "no error output")
+    # A lost snapshot is a consequence; a permission problem anywhere in the output is the cause.
+    last = next((ln for ln in lines if "permission denied" in ln.lower()), last)
     if code < 0 or code in (137, 143):
         return MigtoolError(f"pg_dump was killed (exit {code}); no backup was written")
     lowered = text.lower()

@@ -30,7 +30,13 @@ class TableInfo:
 
     @property
     def qualified(self) -> str:
+        """schema.name, for people (ambiguous when a name holds a dot: use `key` to match)."""
         return f"{self.schema}.{self.name}"
+
+    @property
+    def key(self) -> str:
+        """The quoted '"schema"."name"' that exact row counts are keyed by."""
+        return '"' + self.schema.replace('"', '""') + '"."' + self.name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
@@ -178,13 +184,13 @@ def parse_iso(text: str) -> datetime:
 
 def tables_from_rows(rows: list[dict[str, Any]], exact: dict[str, int] | None) -> tuple[TableInfo, ...]:
     """Rows of {schema, name, estimated_rows} (reltuples; -1 = never analysed) plus exact counts
-    keyed by 'schema.name' -> sorted TableInfo."""
+    keyed by TableInfo.key ('"schema"."name"') -> sorted TableInfo."""
     out = []
     for r in rows:
         est = r.get("estimated_rows")
         est = int(est) if est is not None and float(est) >= 0 else None
-        key = f"{r['schema']}.{r['name']}"
-        out.append(TableInfo(r["schema"], r["name"], (exact or {}).get(key), est))
+        info = TableInfo(r["schema"], r["name"], None, est)
+        out.append(TableInfo(r["schema"], r["name"], (exact or {}).get(info.key), est))
     return tuple(sorted(out, key=lambda t: (t.schema, t.name)))
 
 

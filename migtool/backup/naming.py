@@ -26,6 +26,7 @@ _BY_EXTENSION = {ext: key for key, ext in EXTENSIONS.items()}
 MANIFEST_SUFFIX = ".json"
 CHECKSUM_SUFFIX = ".sha256"
 VERIFIED_SUFFIX = ".verified.json"
+PIN_SUFFIX = ".pinned"
 PARTIAL_SUFFIX = ".partial"
 REASON_MAX = 40
 MAX_ATTEMPTS = 99  # name collisions within one second
@@ -115,6 +116,10 @@ def verified_name(filename: str) -> str:
     return filename + VERIFIED_SUFFIX
 
 
+def pin_name(filename: str) -> str:
+    return filename + PIN_SUFFIX
+
+
 def side_names(filename: str) -> tuple[str, str, str]:
     return manifest_name(filename), checksum_name(filename), verified_name(filename)
 
@@ -128,7 +133,7 @@ def parse_partial(filename: str) -> str | None:
     if not (filename.startswith(".") and filename.endswith(PARTIAL_SUFFIX)):
         return None
     inner = filename[1:-len(PARTIAL_SUFFIX)]
-    for suffix in (VERIFIED_SUFFIX, MANIFEST_SUFFIX, CHECKSUM_SUFFIX, ""):
+    for suffix in (VERIFIED_SUFFIX, MANIFEST_SUFFIX, CHECKSUM_SUFFIX, PIN_SUFFIX, ""):
         if inner.endswith(suffix):
             base = inner[:len(inner) - len(suffix)] if suffix else inner
             if parse_name(base) is not None:

@@ -8,6 +8,7 @@ can be far off after a bulk load that autovacuum has not analysed yet.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ ESTIMATE_SLACK = 1000
 # pg_dump dumps the data of: not system schemas, not tables that belong to an extension.
 TABLES_SQL = """
 SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS estimated_rows,
-       pg_relation_size(c.oid) AS heap_bytes
+       pg_relation_size(c.oid) AS heap_bytes, has_table_privilege(c.oid, 'SELECT') AS readable
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r'
@@ -41,10 +42,27 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def table_key(schema: str, name: str) -> str:
+    """'"schema"."name"': unambiguous where 'schema.name' is not ("a.b".c and a."b.c" differ)."""
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+_KEY_RE = re.compile(r'"((?:[^"]|"")*)"\."((?:[^"]|"")*)"')
+
+
+def display_key(key: str) -> str:
+    """'"public"."Orders"' -> 'public.Orders' for people; kept quoted when a dot makes it ambiguous."""
+    m = _KEY_RE.fullmatch(key)
+    if not m:
+        return key
+    schema, name = (g.replace('""', '"') for g in m.groups())
+    return key if "." in schema or "." in name else f"{schema}.{name}"
+
+
 def count_sql(tables: Iterable[tuple[str, str]]) -> str | None:
-    """One query counting every table: rows of {tbl: 'schema.name', n: count}. None if no tables."""
+    """One query counting every table: rows of {tbl: table_key, n: count}. None if no tables."""
     parts = [
-        f"SELECT {quote_literal(f'{s}.{n}')} AS tbl, count(*) AS n FROM {quote_ident(s)}.{quote_ident(n)}"
+        f"SELECT {quote_literal(table_key(s, n))} AS tbl, count(*) AS n FROM {table_key(s, n)}"
         for s, n in tables
     ]
     return "\nUNION ALL\n".join(parts) if parts else None
@@ -62,22 +80,22 @@ class Comparison:
 
 
 def compare_tables(expected: Iterable[TableInfo], row_counts: str, restored: dict[str, int]) -> Comparison:
-    """Compare the manifest's tables with the restored database's exact counts ('schema.name' -> n)."""
+    """Compare the manifest's tables with the restored database's exact counts (table_key -> n)."""
     problems: list[str] = []
     warnings: list[str] = []
     compared = 0
     expected = list(expected)
     if row_counts == "none":  # e.g. made by scripts/backup/postgres-backup.sh: no table list to hold it to
         return Comparison([], [f"the manifest lists no tables; {len(restored)} tables restored, none compared"], 0)
-    names = {t.qualified for t in expected}
+    names = {t.key for t in expected}
     missing = sorted(names - set(restored))
     extra = sorted(set(restored) - names)
     if missing:
-        problems.append(f"tables missing after restore: {', '.join(missing)}")
+        problems.append(f"tables missing after restore: {', '.join(display_key(k) for k in missing)}")
     if extra:
-        problems.append(f"tables not in the manifest appeared: {', '.join(extra)}")
+        problems.append(f"tables not in the manifest appeared: {', '.join(display_key(k) for k in extra)}")
     for t in expected:
-        got = restored.get(t.qualified)
+        got = restored.get(t.key)
         if got is None:
             continue
         if row_counts == "exact" and t.rows is not None:

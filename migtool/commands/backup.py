@@ -26,9 +26,17 @@ def add_arguments(parser) -> None:
     up.add_argument("--no-upload", dest="upload", action="store_false",
                     help="do not upload even though s3 is configured")
     parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    # --schedule / --healthcheck (issue 15): migtool/schedule/command.py
+    from migtool.schedule import command as schedule_command
+
+    schedule_command.add_arguments(parser)
 
 
 def run(args, config) -> int:
+    from migtool.schedule import command as schedule_command  # issue 15: scheduled backups
+
+    if schedule_command.handles(args):
+        return schedule_command.run(args, config)
     from migtool.backup.catalog import load
     from migtool.backup.display import ByteProgress, human_bytes
     from migtool.backup.dump import BackupRequest, create_backup

@@ -7,7 +7,7 @@ from rich.markup import escape
 from migtool import output
 from migtool.doctor import as_json, exit_code, run_checks
 
-MARKS = {"ok": "[green]✔[/green]", "fail": "[red]✘[/red]", "skip": "[dim]–[/dim]"}
+MARKS = {"ok": "[green]✔[/green]", "fail": "[red]✘[/red]", "skip": "[dim]–[/dim]", "warn": "[yellow]![/yellow]"}
 
 
 def add_arguments(parser) -> None:
@@ -25,6 +25,6 @@ def run(args, config) -> int:
         if c.detail:
             line += f" [dim]({escape(c.detail)})[/dim]"
         console.print(line)
-        if c.status == "fail" and c.fix:
+        if c.status in ("fail", "warn") and c.fix:
             console.print(f"    [yellow]fix:[/yellow] {escape(c.fix)}")
     return exit_code(checks)

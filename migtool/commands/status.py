@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from migtool import output
 from migtool.migrations.state import State, StatusReport
@@ -68,23 +68,39 @@ def next_steps(report: StatusReport) -> list[str]:
                      "the database)")
     for m in report.with_state(State.INVALID):
         steps.append(f"{m.path}: {m.note}")
+    late = report.out_of_order()
+    if late:
+        newest = report.last_applied()
+        names = ", ".join(m.name for m in late)
+        steps.append(f"out of order: {names} is older than the applied {newest}; Prisma applies it after the "
+                     "newer ones: check it, or rename its folder to a later timestamp")
     if report.will_apply() and not failed:
         steps.append("lint what is pending (`migtool lint`), back up, then deploy")
     return steps
 
 
-def _table(report: StatusReport) -> Table:
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    # Names and times never wrap: operators copy them into commands and compare them by eye.
-    table.add_column("Migration", no_wrap=True)
-    table.add_column("State", no_wrap=True)
-    table.add_column("When (UTC)", no_wrap=True)
-    table.add_column("Note", overflow="fold")
-    for m in report.migrations:
-        style = STYLES.get(str(m.state), "")
-        when = format_time(m.finished_at or m.rolled_back_at or m.started_at)
-        table.add_row(escape(m.name), f"[{style}]{m.state}[/{style}]", when, escape(m.note))
-    return table
+COLUMNS = ("Migration", "State", "When (UTC)", "Note")
+
+
+def render_rows(report: StatusReport) -> Text:
+    """The migrations as aligned columns, one line each, in one Text.
+
+    Not a rich Table: a Table measures, wraps and renders every cell on its own, which made the
+    text output of 10,000 migrations take 4x as long as --json (14.7 s vs 3.4 s). Names and times
+    never wrap (operators copy them into commands); a long note runs on, like any log line."""
+    rows = [(m.name, str(m.state), format_time(m.finished_at or m.rolled_back_at or m.started_at), m.note)
+            for m in report.migrations]
+    widths = [max([len(COLUMNS[i]), *(len(r[i]) for r in rows)]) for i in range(3)]
+    text = Text()
+    header = "  ".join(c.ljust(w) for c, w in zip(COLUMNS[:3], widths, strict=True)) + "  " + COLUMNS[3]
+    text.append(header.rstrip() + "\n", style="bold")
+    text.append("  ".join("─" * w for w in (*widths, len(COLUMNS[3]))) + "\n")
+    for name, state, when, note in rows:
+        text.append(name.ljust(widths[0]) + "  ")
+        text.append(state.ljust(widths[1]), style=STYLES.get(state, ""))
+        text.append("  " + when.ljust(widths[2]) + ("  " + note if note else "").rstrip() + "\n")
+    text.rstrip()
+    return text
 
 
 def run(args, config) -> int:
@@ -100,7 +116,11 @@ def run(args, config) -> int:
 
     console = output.table_out()
     if report.migrations:
-        console.print(_table(report))
+        rows = render_rows(report)
+        if console.is_terminal:
+            console.print(rows, soft_wrap=True)
+        else:  # piped into a log or CI: no colours to render, so skip rich's segment work entirely
+            console.file.write(rows.plain + "\n")
     console.print(summary_line(report.summary()))
     if not report.has_table:
         console.print("[dim]the database has no _prisma_migrations table: nothing has been applied yet[/dim]")

@@ -1,11 +1,15 @@
-"""Read `_prisma_migrations` through the narrow Database interface (compose or direct alike)."""
+"""Read `_prisma_migrations` through the narrow Database interface (compose or direct alike).
+
+The table is always named with its schema (`"MySchema"._prisma_migrations`), quoted, so a
+mixed-case Prisma schema is found on both targets whatever the session's search_path is.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migtool.database import Database
-from migtool.errors import MigtoolError
+from migtool.database import Database, quote_identifier
+from migtool.errors import EnvironmentProblem, ExitCode, MigtoolError
 from migtool.migrations.state import MigrationRow
 
 TABLE = "_prisma_migrations"
@@ -14,16 +18,28 @@ TABLE = "_prisma_migrations"
 # key below 2^32 shows in pg_locks as classid 0, objid KEY, objsubid 1.
 PRISMA_LOCK_KEY = 72707369
 
-_PROBE_SQL = f"""
-SELECT to_regclass('{TABLE}') IS NOT NULL AS has_table,
+_PROBE_SQL = """
+SELECT to_regclass({regclass}) IS NOT NULL AS has_table,
        (SELECT coalesce(json_agg(attname::text), '[]'::json) FROM pg_attribute
-         WHERE attrelid = to_regclass('{TABLE}') AND attnum > 0 AND NOT attisdropped) AS columns,
+         WHERE attrelid = to_regclass({regclass}) AND attnum > 0 AND NOT attisdropped) AS columns,
+       CASE WHEN to_regclass({regclass}) IS NULL THEN true
+            ELSE has_table_privilege(to_regclass({regclass}), 'SELECT') END AS readable,
        EXISTS (SELECT 1 FROM pg_locks
                WHERE locktype = 'advisory' AND granted
-                 AND classid = 0 AND objid = {PRISMA_LOCK_KEY} AND objsubid = 1
+                 AND classid = 0 AND objid = {lock_key} AND objsubid = 1
                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
        ) AS deploy_running
 """
+
+
+def qualified_table(db: Database) -> str:
+    """"MySchema"._prisma_migrations (the schema as Prisma created it, quoted)."""
+    return f"{quote_identifier(getattr(db, 'schema', None) or 'public')}.{TABLE}"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
 
 COLUMNS = ("id", "checksum", "finished_at", "migration_name", "logs", "rolled_back_at", "started_at",
            "applied_steps_count")
@@ -36,18 +52,40 @@ class TableSnapshot:
     deploy_running: bool
 
 
-def _not_prisma_table(detail: str) -> MigtoolError:
-    return MigtoolError(f"{TABLE} does not look like Prisma's migrations table: {detail}",
-                        hint=f"inspect it with psql: \\d {TABLE}")
+def _not_prisma_table(detail: str, table: str = TABLE) -> MigtoolError:
+    # Exit 2: a person must look at the table; it is neither pending work nor an outage.
+    return MigtoolError(f"{table} does not look like Prisma's migrations table: {detail}",
+                        hint=f"inspect it with psql: \\d {table}", exit_code=ExitCode.USAGE)
+
+
+def _permission_denied(db: Database, table: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"permission denied: role {db.user} cannot read {table} ({db.describe()})",
+        hint=f"GRANT SELECT ON {table} TO {quote_identifier(db.user)}; or connect as the role that runs "
+             "the migrations")
+
+
+def _query(db: Database, sql: str, table: str) -> list[dict]:
+    try:
+        return db.query(sql)
+    except EnvironmentProblem:
+        raise
+    except MigtoolError as exc:
+        if "permission denied" in exc.message.lower():
+            raise _permission_denied(db, table) from None
+        raise
 
 
 def _probe(db: Database) -> tuple[bool, bool]:
-    found = db.query(_PROBE_SQL)[0]
+    table = qualified_table(db)
+    found = _query(db, _PROBE_SQL.format(regclass=_literal(table), lock_key=PRISMA_LOCK_KEY), table)[0]
     has_table = bool(found["has_table"])
     if has_table:
+        if found.get("readable") is False:
+            raise _permission_denied(db, table)
         missing = [c for c in COLUMNS if c not in (found["columns"] or [])]
         if missing:
-            raise _not_prisma_table("no column " + ", ".join(missing))
+            raise _not_prisma_table("no column " + ", ".join(missing), table)
     return has_table, bool(found["deploy_running"])
 
 
@@ -63,7 +101,8 @@ def read_table(db: Database) -> TableSnapshot:
     has_table, running = _probe(db)
     if not has_table:
         return TableSnapshot(None, running)
-    return TableSnapshot(_parse(db.query(f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY started_at, id")), running)
+    table = qualified_table(db)
+    return TableSnapshot(_parse(_query(db, f"SELECT {_COLUMNS} FROM {table} ORDER BY started_at, id", table)), running)
 
 
 def read_latest(db: Database, limit: int) -> TableSnapshot:
@@ -71,5 +110,6 @@ def read_latest(db: Database, limit: int) -> TableSnapshot:
     has_table, running = _probe(db)
     if not has_table:
         return TableSnapshot(None, running)
-    sql = f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY started_at DESC, id DESC LIMIT {int(limit)}"
-    return TableSnapshot(_parse(db.query(sql)), running)
+    table = qualified_table(db)
+    sql = f"SELECT {_COLUMNS} FROM {table} ORDER BY started_at DESC, id DESC LIMIT {int(limit)}"
+    return TableSnapshot(_parse(_query(db, sql, table)), running)

@@ -87,7 +87,10 @@ def test_prune_keeps_newest_young_and_newest_verified_and_touches_nothing_else(d
     assert dry.stdout.count("would delete") == 3  # two backups and the stale partial
     assert "newest verified backup" in dry.stdout
 
-    res = run_cli(["backups", "prune", "--json", "--backup-dir", str(tmp_path)], env, tmp_path)
+    refused = run_cli(["backups", "prune", "--json", "--backup-dir", str(tmp_path)], env, tmp_path)
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    assert visible_files(tmp_path) == before
+    res = run_cli(["backups", "prune", "--yes", "--json", "--backup-dir", str(tmp_path)], env, tmp_path)
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert sorted(report["deleted"]) == sorted([made[40].name, made[60].name])

@@ -32,7 +32,7 @@ def test_doctor_direct_all_ticks(pg_url, project, pg_server):
     res = run_cli(["doctor", "--target", "direct"], base_env(pg_url), project)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "✘" not in res.stdout
-    assert res.stdout.count("✔") == 4
+    assert res.stdout.count("✔") == 5
     assert pg_server.password not in res.stdout + res.stderr
 
 
@@ -42,8 +42,8 @@ def test_doctor_direct_json(pg_url, project):
     assert data["ok"] is True
     names = [c["name"] for c in data["checks"]]
     assert names == ["database reachable", "pg_dump version >= server", "backup dir writable",
-                     "migrations dir readable"]
-    assert "1 migrations" in data["checks"][3]["detail"]
+                     "no leftovers from interrupted runs", "migrations dir readable"]
+    assert "1 migrations" in data["checks"][4]["detail"]
 
 
 def test_doctor_direct_stopped_database_exits_3_with_fix(project, pg_server):

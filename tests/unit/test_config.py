@@ -169,3 +169,93 @@ def test_mask_url_forms():
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         Config().target = "direct"  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- issue 9: broken files are errors
+
+
+def test_broken_pyproject_is_an_error_naming_file_and_line(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.migtool]\nkeep_last = \n')
+    with pytest.raises(ConfigError) as exc:
+        load_config(environ={}, cwd=tmp_path)
+    assert exc.value.exit_code == 2
+    assert f"{tmp_path / 'pyproject.toml'}:4: not valid TOML" in exc.value.message
+
+
+def test_pyproject_without_our_table_is_ignored(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert load_config(environ={}, cwd=tmp_path).config_path is None
+
+
+def test_yaml_with_invalid_utf8_is_a_config_error(tmp_path):
+    (tmp_path / "migtool.yaml").write_bytes(b"target: direct\nbackup_dir: caf\xe9\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(environ={}, cwd=tmp_path)
+    assert exc.value.message.startswith(f"{tmp_path / 'migtool.yaml'}:2: not valid UTF-8")
+
+
+def test_yaml_with_a_duplicate_key_is_an_error(tmp_path):
+    (tmp_path / "migtool.yaml").write_text("keep_last: 3\ntarget: direct\nkeep_last: 30\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(environ={}, cwd=tmp_path)
+    assert "migtool.yaml:3: key 'keep_last' is given twice (first on line 1)" in exc.value.message
+
+
+def test_yaml_duplicate_key_inside_s3_is_an_error(tmp_path):
+    (tmp_path / "migtool.yaml").write_text("s3:\n  bucket: a\n  bucket: b\n")
+    with pytest.raises(ConfigError, match="given twice"):
+        load_config(environ={}, cwd=tmp_path)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    (tmp_path / "migtool.yaml").write_text("target: direct\n  bad: [\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(environ={}, cwd=tmp_path)
+    assert "migtool.yaml:2: not valid YAML" in exc.value.message
+
+
+# ---------------------------------------------------------------- issue 9: one masking function
+
+from migtool.config import mask_secrets, secret_values  # noqa: E402
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("postgresql://app:S3cr3t-Pw@db:5432/shop", "S3cr3t-Pw"),
+    ("postgresql://app:p@ss@db/shop", "p@ss"),
+    ("postgresql://app@db:5432/shop?sslmode=require&password=S3cr3t-Pw", "S3cr3t-Pw"),
+    ("postgresql://app@db/shop?password=S3cr3t-Pw&sslmode=require", "S3cr3t-Pw"),
+    ("host=db user=app password='S3cr3t Pw' dbname=shop", "S3cr3t Pw"),
+    ("host=db user=app password = 'it\\'s Pw' dbname=shop", "it\\'s Pw"),
+    ("host=db password=S3cr3t-Pw dbname=shop", "S3cr3t-Pw"),
+    ("PGPASSWORD=S3cr3t-Pw pg_dump", "S3cr3t-Pw"),
+    ("error: could not connect (postgresql://app:S3cr3t-Pw@db/shop): refused", "S3cr3t-Pw"),
+])
+def test_mask_secrets_every_form(text, secret):
+    masked = mask_secrets(text)
+    assert secret not in masked and "***" in masked
+    for word in secret.split():
+        assert word not in masked
+
+
+def test_mask_secrets_leaves_other_text_alone():
+    assert mask_secrets("postgresql://app@db:5432/shop?sslmode=require") == "postgresql://app@db:5432/shop?sslmode=require"
+    assert mask_secrets("host=db dbname=shop") == "host=db dbname=shop"
+
+
+def test_fragments_of_an_unquoted_password_are_known_secrets():
+    # libpq quotes the piece after the space in its parse error: `missing "=" after "Pw"`.
+    known = secret_values("host=db password=S3cr3t PwX dbname=shop")
+    assert mask_secrets('missing "=" after "PwX" in connection info string', known) == \
+        'missing "=" after "***" in connection info string'
+
+
+def test_public_dict_masks_a_query_parameter_password(tmp_path):
+    c = load_config(environ={"DATABASE_URL": "postgresql://app@db/shop?password=S3cr3t-Pw"}, cwd=tmp_path)
+    assert "S3cr3t-Pw" not in str(c.public_dict())
+
+
+def test_schema_key_keeps_case_and_accepts_a_quoted_identifier(tmp_path):
+    assert load_config(environ={"MIGTOOL_SCHEMA": "MySchema"}, cwd=tmp_path).schema == "MySchema"
+    (tmp_path / "migtool.yaml").write_text("schema: '\"My \"\"Odd\"\" Schema\"'\n")
+    assert load_config(environ={}, cwd=tmp_path).schema == 'My "Odd" Schema'
+    assert load_config(environ={}, cwd=tmp_path.parent).schema is None

@@ -93,7 +93,7 @@ def test_checksum_file_errors():
 def test_tables_from_rows_keeps_exact_and_estimates():
     rows = [{"schema": "public", "name": "b", "estimated_rows": -1},
             {"schema": "public", "name": "a", "estimated_rows": 1234.0}]
-    t = tables_from_rows(rows, {"public.a": 1200, "public.b": 0})
+    t = tables_from_rows(rows, {'"public"."a"': 1200, '"public"."b"': 0})
     assert t == (TableInfo("public", "a", 1200, 1234), TableInfo("public", "b", 0, None))
     assert tables_from_rows(rows, None)[0].rows is None
 

@@ -58,3 +58,49 @@ def test_bad_settings():
         plan([], keep_last=0, keep_days=1, now=NOW)
     with pytest.raises(ValueError):
         plan([], keep_last=1, keep_days=-1, now=NOW)
+
+
+# ---------------------------------------------------------------- issue 9: failed and pinned backups
+
+
+def f(name, days_old, db="app", verified=False, failed=False, pinned=False):
+    return Candidate(name, db, NOW - timedelta(days=days_old), verified, failed=failed, pinned=pinned)
+
+
+def test_a_failed_newest_backup_is_not_counted_toward_keep_last():
+    """The bug: keep_last=1 kept the truncated newest one and deleted every intact backup."""
+    cands = [f("broken", 0, failed=True), f("intact1", 40), f("intact2", 50)]
+    decisions = plan(cands, keep_last=1, keep_days=0, now=NOW)
+    assert kept(decisions) == ["broken", "intact1"]
+    why = {d.name: d.why for d in decisions}
+    assert "not counted" in why["broken"] and why["intact1"] == "among the newest 1"
+
+
+def test_failed_backups_go_only_with_prune_failed():
+    cands = [f("broken", 0, failed=True), f("ok", 1, verified=True), f("old-broken", 90, failed=True)]
+    assert kept(plan(cands, 1, 0, NOW)) == ["broken", "ok", "old-broken"]
+    assert kept(plan(cands, 1, 0, NOW, prune_failed=True)) == ["ok"]
+
+
+def test_newest_verified_is_kept_even_when_newer_ones_are_failed_or_unchecked():
+    cands = [f("broken", 0, failed=True), f("unchecked", 1), f("verified", 60, verified=True),
+             f("older", 70, verified=True)]
+    assert kept(plan(cands, 1, 0, NOW, prune_failed=True)) == ["unchecked", "verified"]
+
+
+def test_pinned_is_never_deleted():
+    cands = [f("new", 0), f("pinned", 400, pinned=True), f("pinned-broken", 500, failed=True, pinned=True)]
+    decisions = plan(cands, 1, 0, NOW, prune_failed=True)
+    assert kept(decisions) == ["new", "pinned", "pinned-broken"]
+    assert {d.why for d in decisions if d.name.startswith("pinned")} == {"pinned"}
+
+
+def test_a_pinned_backup_is_one_of_the_newest_kept():
+    cands = [f("pinned", 0, pinned=True), f("a", 1), f("b", 2)]
+    assert kept(plan(cands, 2, 0, NOW)) == ["pinned", "a"]
+
+
+def test_to_delete():
+    from migtool.backup.retention import to_delete
+
+    assert [d.name for d in to_delete(plan([f("a", 0), f("b", 9)], 1, 0, NOW))] == ["b"]
