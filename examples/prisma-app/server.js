@@ -2,15 +2,21 @@
 // application" while migtool applies migrations: it must keep answering
 // before, during and after each migration of prisma/migrations/.
 //
-// It works against every schema version of the history: it never names the
-// "phone" column unless the client sends one, and it selects `*`.
+// By default it works against every schema version of the history: it never
+// names the "phone" column unless the client sends one, and it selects `*`.
+// With USER_COLUMNS set (e.g. "id,email,name,createdAt,phone") it behaves as a
+// Prisma Client generated for that model does: it names exactly those columns
+// in every SELECT and RETURNING, so a dropped or renamed column breaks it the
+// way it breaks a real Prisma app (what `migtool rehearse` relies on).
 //
-//   GET  /health   200 {"status":"ok"} when the database answers, else 503
-//   GET  /users    200 [{id, email, name, createdAt, phone?}, ...] (newest last)
-//   POST /users    {"email": "...", "name": "...", "phone": "..."?} -> 201 user
+//   GET   /health      200 {"status":"ok"} when the database answers, else 503
+//   GET   /users       200 [{id, email, name, createdAt, phone?}, ...] (oldest first)
+//   GET   /users/:id   200 user, 404 when there is none
+//   POST  /users       {"email": "...", "name": "...", "phone": "..."?} -> 201 user
+//   PATCH /users/:id   {"name": "..."?, "phone": "..."?} -> 200 user, 404
 //
 // Configuration: DATABASE_URL (required), PORT (default 3000), HOST
-// (default 0.0.0.0).
+// (default 0.0.0.0), USER_COLUMNS (optional, see above).
 "use strict";
 
 const http = require("node:http");
@@ -20,6 +26,12 @@ const PORT = Number(process.env.PORT || 3000);
 const HOST = process.env.HOST || "0.0.0.0";
 const MAX_BODY_BYTES = 64 * 1024;
 const USERS_LIMIT = 1000;
+const USER_COLUMNS = (process.env.USER_COLUMNS || "")
+  .split(",")
+  .map((c) => c.trim())
+  .filter(Boolean);
+// What every query selects and returns: the model's columns, quoted, or `*`.
+const SELECTED = USER_COLUMNS.length ? USER_COLUMNS.map((c) => `"${c.replace(/"/g, '""')}"`).join(", ") : "*";
 
 if (!process.env.DATABASE_URL) {
   console.error("DATABASE_URL is not set (postgresql://USER:PASSWORD@HOST:5432/DB)");
@@ -82,8 +94,41 @@ async function health(_req, res) {
 }
 
 async function listUsers(_req, res) {
-  const { rows } = await pool.query(`SELECT * FROM "User" ORDER BY "id" LIMIT ${USERS_LIMIT}`);
+  const { rows } = await pool.query(`SELECT ${SELECTED} FROM "User" ORDER BY "id" LIMIT ${USERS_LIMIT}`);
   send(res, 200, rows);
+}
+
+function userId(params) {
+  const id = Number(params.id);
+  if (!Number.isInteger(id) || id < 1) throw Object.assign(new Error("id must be a positive integer"), { status: 400 });
+  return id;
+}
+
+async function getUser(req, res, params) {
+  const { rows } = await pool.query(`SELECT ${SELECTED} FROM "User" WHERE "id" = $1`, [userId(params)]);
+  if (!rows.length) return send(res, 404, { error: "no such user" });
+  send(res, 200, rows[0]);
+}
+
+async function updateUser(req, res, params) {
+  const id = userId(params);
+  const body = (await readJson(req)) || {};
+  const sets = [];
+  const values = [];
+  for (const key of ["name", "phone"]) {
+    if (body[key] === undefined) continue;
+    if (body[key] !== null && typeof body[key] !== "string") return send(res, 400, { error: `${key} must be a string` });
+    values.push(body[key]);
+    sets.push(`"${key}" = $${values.length}`);
+  }
+  if (!sets.length) return send(res, 400, { error: "nothing to update (name, phone)" });
+  values.push(id);
+  const { rows } = await pool.query(
+    `UPDATE "User" SET ${sets.join(", ")} WHERE "id" = $${values.length} RETURNING ${SELECTED}`,
+    values,
+  );
+  if (!rows.length) return send(res, 404, { error: "no such user" });
+  send(res, 200, rows[0]);
 }
 
 async function createUser(req, res) {
@@ -107,7 +152,7 @@ async function createUser(req, res) {
   const placeholders = values.map((_, i) => `$${i + 1}`).join(", ");
   try {
     const { rows } = await pool.query(
-      `INSERT INTO "User" (${columns.join(", ")}) VALUES (${placeholders}) RETURNING *`,
+      `INSERT INTO "User" (${columns.join(", ")}) VALUES (${placeholders}) RETURNING ${SELECTED}`,
       values,
     );
     send(res, 201, rows[0]);
@@ -121,17 +166,27 @@ const routes = {
   "GET /health": health,
   "GET /users": listUsers,
   "POST /users": createUser,
+  "GET /users/:id": getUser,
+  "PATCH /users/:id": updateUser,
 };
+
+function route(method, path) {
+  const exact = routes[`${method} ${path}`];
+  if (exact) return [exact, {}];
+  const m = path.match(/^\/users\/([^/]+)$/);
+  if (m && routes[`${method} /users/:id`]) return [routes[`${method} /users/:id`], { id: decodeURIComponent(m[1]) }];
+  return [null, {}];
+}
 
 const server = http.createServer(async (req, res) => {
   const path = new URL(req.url, "http://localhost").pathname.replace(/\/+$/, "") || "/";
-  const handler = routes[`${req.method} ${path}`];
+  const [handler, params] = route(req.method, path);
   const started = Date.now();
   try {
     if (!handler) {
       send(res, 404, { error: `no route for ${req.method} ${path}` });
     } else {
-      await handler(req, res);
+      await handler(req, res, params);
     }
   } catch (err) {
     const status = err.status || 500;
