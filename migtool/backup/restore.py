@@ -11,6 +11,7 @@ sql: stream into `psql -v ON_ERROR_STOP=1 -1`, all or nothing.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -34,15 +35,18 @@ ProgressFn = Callable[[int, int], None]  # (compressed bytes read, total)
 
 def restore_backup(db: Database, path: Path, *, fmt: str, compression: str, jobs: int = 2,
                    no_owner: bool = False, uncompressed_size: int | None = None,
-                   progress: ProgressFn | None = None) -> float:
-    """Restore `path` into `db`; returns the seconds it took. Raises MigtoolError on any failure."""
+                   progress: ProgressFn | None = None, single_transaction: bool = False) -> float:
+    """Restore `path` into `db`; returns the seconds it took. Raises MigtoolError on any failure.
+    single_transaction: all or nothing for custom archives too (rules out -j); plain SQL always is."""
     t0 = time.monotonic()
     if fmt == "sql":
         argv = ["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
         _stream_into(db, argv, path, compression, progress, "psql")
     elif fmt == "custom":
         base = ["pg_restore", "--exit-on-error", "--no-password"] + (["--no-owner"] if no_owner else [])
-        if isinstance(db, DirectDatabase) and jobs > 1:
+        if single_transaction:
+            _stream_into(db, [*base, "--single-transaction"], path, compression, progress, "pg_restore")
+        elif isinstance(db, DirectDatabase) and jobs > 1:
             _restore_parallel(db, base, path, compression, jobs, uncompressed_size, progress)
         else:
             _stream_into(db, base, path, compression, progress, "pg_restore")
@@ -79,13 +83,18 @@ def _restore_parallel(db: Database, base: list[str], path: Path, compression: st
                 f"not enough space in {work_dir} to decompress the backup for a parallel restore "
                 f"({uncompressed_size / 2**20:.0f} MiB needed, {free / 2**20:.0f} MiB free)",
                 hint="free some space, or restore with jobs=1 (streams without a temp file)")
-    fd, tmp_name = tempfile.mkstemp(dir=work_dir, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=work_dir, prefix=f".{path.name}.", suffix=".partial")
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write the decompressed temp file into {work_dir}: {exc.strerror or exc}",
+                                 hint=f"make {work_dir} writable (the parallel restore needs "
+                                      f"{(uncompressed_size or 0) / 2**20:.0f} MiB there), or copy the backup "
+                                      "into a writable folder and use that as --backup-dir") from None
     tmp = Path(tmp_name)
     try:
-        try:
-            decompress_to(path, compression, fd, progress)
-        finally:
-            os.close(fd)
+        # Held while the file exists: `backups prune` removes only partials nobody holds.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        decompress_to(path, compression, fd, progress)
         _add_offsets(tmp)
         proc = db.tool([*base, "-j", str(jobs), str(tmp)], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -97,6 +106,7 @@ def _restore_parallel(db: Database, base: list[str], path: Path, compression: st
                                  hint="check free space and permissions of the backup folder") from None
     finally:
         remove_quietly(tmp)
+        os.close(fd)
 
 
 def _add_offsets(archive: Path) -> None:
