@@ -15,11 +15,11 @@ help:
 	@echo "make test            install everything and run the whole test suite"
 	@echo "make install         virtualenv + editable install (with dev extras)"
 	@echo "make lint            ruff"
-	@echo "make deploy-migrate  backup if needed, then run the compose migrate service"
+	@echo "make deploy-migrate  lint, back up if needed, lock, run the migrate service, verify (ARGS=--yes)"
 	@echo "make backup          migtool backup --reason manual"
 	@echo "make restore BACKUP=backups/NAME  emergency restore"
 	@echo "make status          migtool status"
-	@echo "make bench           benchmarks (lint vs squawk, backup vs pg_dump|gzip)"
+	@echo "make bench           benchmarks (lint vs squawk, backup vs pg_dump|gzip, backfill vs UPDATE)"
 	@echo "make clean           remove the virtualenv and caches"
 
 install: $(VENV)/.installed
@@ -55,17 +55,18 @@ lint: install
 demo: install host-tools bootstrap
 	scripts/dev/demo
 
+# Asks before applying at a terminal; pass flags with ARGS, e.g. make deploy-migrate ARGS="--yes --dry-run"
 deploy-migrate: install
-	@echo "deploy-migrate is not built yet (no migtool deploy-migrate); run by hand:" >&2
-	@echo "  make backup && docker compose -f $(COMPOSE_FILE) run --rm migrate" >&2
-	@exit 1
+	$(MIGTOOL) deploy-migrate $(ARGS)
 
 backup: install
 	$(MIGTOOL) backup --reason manual
 
+# The emergency script (no Python, no migtool.yaml): verifies, then restores beside and swaps (-c).
+RESTORE_ARGS ?= -c
 restore:
-	@echo "migtool restore is not built yet; the emergency script is not built yet either." >&2
-	@exit 1
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=backups/NAME [RESTORE_ARGS='-c --yes']" >&2; exit 2; }
+	scripts/restore/postgres-restore.sh --compose-file $(COMPOSE_FILE) $(BACKUP) $(RESTORE_ARGS)
 
 status: install
 	$(MIGTOOL) status
@@ -74,6 +75,8 @@ bench: install host-tools
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/lint_bench.py
 	$(PY) bench/backup_bench.py
+	$(PY) bench/restore_bench.py
+	$(PY) bench/backfill_bench.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

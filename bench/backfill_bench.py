@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +30,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+from common import Server, cli_env, finish, log, run_facts  # noqa: E402
 
 TABLE_SQL = """
 CREATE TABLE {t} (
@@ -48,40 +45,6 @@ SELECT g, (g::bigint * 7919) %% 100000, md5(g::text) || md5((g * 3)::text)
 FROM generate_series(1, %(rows)s) g;
 SELECT setval(pg_get_serial_sequence('{t}', 'id'), %(rows)s);
 """
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-class Server:
-    def __init__(self) -> None:
-        self._pg = None
-        url = os.environ.get("DATABASE_URL")
-        if not url:
-            from tests.support.pgserver import start_server
-
-            log("starting a throw-away PostgreSQL cluster")
-            self._pg = start_server()
-            url = self._pg.url("postgres")
-        self.base = url
-        self.dbname = f"migtool_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(self.url_for("postgres"), autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{self.dbname}"')
-        self.url = self.url_for(self.dbname)
-
-    def url_for(self, dbname: str) -> str:
-        params = conninfo_to_dict(self.base)
-        params["dbname"] = dbname
-        return make_conninfo(**params)
-
-    def close(self) -> None:
-        try:
-            with psycopg.connect(self.url_for("postgres"), autocommit=True) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
-        finally:
-            if self._pg is not None:
-                self._pg.cleanup()
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -195,9 +158,7 @@ def main() -> int:
     rows = int(os.environ.get("MIGTOOL_BENCH_ROWS", "2000000"))
     every_ms = float(os.environ.get("MIGTOOL_BENCH_WRITE_MS", "10"))
     server = Server()
-    results: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-                     "cpus": os.cpu_count(), "rows": rows, "writer_interval_ms": every_ms,
-                     "load_average_before": os.getloadavg()}
+    results = run_facts(rows=rows, writer_interval_ms=every_ms)
     try:
         results.update(seed(server.url, rows, ["naive_t", "batched_t"]))
 
@@ -207,11 +168,9 @@ def main() -> int:
             return {"rows_updated": n}
 
         def backfill() -> dict:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("MIGTOOL_")}
-            env["DATABASE_URL"] = server.url
             cmd = [sys.executable, "-m", "migtool", "backfill", "--target", "direct", "--table", "batched_t",
                    "--set", "v = src * 2", "--yes", "--json"]
-            res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd="/")
+            res = subprocess.run(cmd, env=cli_env(server.url), capture_output=True, text=True, cwd="/")
             if res.returncode != 0:
                 raise SystemExit(f"migtool backfill failed: {res.stderr}")
             s = json.loads(res.stdout)
@@ -261,13 +220,7 @@ def main() -> int:
     print("ratios:")
     for k, v in results["ratios"].items():
         print(f"  {k:40} {v}")
-    for k, ok in results["goals"].items():
-        print(f"goal {k}: {'met' if ok else 'NOT met'}")
-    out = HERE / "results" / "backfill.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written: {out.relative_to(ROOT)}")
-    return 0
+    return finish(results, "backfill")
 
 
 if __name__ == "__main__":

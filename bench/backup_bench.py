@@ -23,16 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,10 +36,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from common import Server, cli_env, finish, log, round_robin, run_facts, shell  # noqa: E402
 
 from migtool.backup.restore import restore_backup  # noqa: E402
 from migtool.config import Secret  # noqa: E402
-from migtool.database import DirectDatabase, libpq_env  # noqa: E402
+from migtool.database import DirectDatabase  # noqa: E402
 
 # Rows per MiB of database: the proportions of the reference data set in shared/MEASUREMENTS.md,
 # scaled so that MIGTOOL_BENCH_MB=N gives about N MiB with this generator's row widths.
@@ -100,67 +97,14 @@ CREATE INDEX events_payload_idx ON events USING gin (payload);
 """
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-class Server:
-    """Where the bench runs: our own throw-away cluster, or the server of DATABASE_URL. Either way
-    the data goes into a database of its own that is dropped at the end; the URL's database is
-    never touched."""
-
-    def __init__(self) -> None:
-        self._pg = None
-        url = os.environ.get("DATABASE_URL")
-        if url:
-            self.url = url
-        else:
-            from tests.support.pgserver import start_server
-
-            log("starting a throw-away PostgreSQL cluster")
-            self._pg = start_server()
-            self.url = self._pg.url("postgres")
-        self.dbname = f"migtool_bench_{uuid.uuid4().hex[:8]}"
-        with self.admin() as c:
-            c.execute(f'CREATE DATABASE "{self.dbname}"')
-        self.url = self.url_for(self.dbname)
-
-    def url_for(self, dbname: str) -> str:
-        params = psycopg.conninfo.conninfo_to_dict(self.url)
-        params["dbname"] = dbname
-        return psycopg.conninfo.make_conninfo(**params)
-
-    def env(self, dbname: str | None = None) -> dict[str, str]:
-        env = dict(os.environ)
-        env.pop("DATABASE_URL", None)
-        env.update(libpq_env(self.url, dbname))
-        return env
-
-    def admin(self) -> psycopg.Connection:
-        # Maintenance database for CREATE/DROP DATABASE: never the bench database itself.
-        return psycopg.connect(self.url_for("postgres"), autocommit=True)
-
-    def fresh_database(self) -> str:
-        name = f"bench_restore_{uuid.uuid4().hex[:8]}"
-        with self.admin() as c:
-            c.execute(f'CREATE DATABASE "{name}"')
-        return name
-
-    def drop(self, name: str) -> None:
-        with self.admin() as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def close(self) -> None:
-        try:
-            self.drop(self.dbname)
-        finally:
-            if self._pg is not None:
-                self._pg.cleanup()
+def seed_counts(mb: int) -> dict[str, int]:
+    """SEED_SQL's row counts for a database of about `mb` MiB."""
+    return {"users": USERS_PER_MB * mb, "orders": ORDERS_PER_MB * mb, "events": EVENTS_PER_MB * mb}
 
 
 def seed(server: Server, mb: int) -> dict:
     with psycopg.connect(server.url, autocommit=True) as c:
-        counts = {"users": USERS_PER_MB * mb, "orders": ORDERS_PER_MB * mb, "events": EVENTS_PER_MB * mb}
+        counts = seed_counts(mb)
         log(f"seeding about {mb} MiB into {server.dbname}: {counts}")
         t0 = time.monotonic()
         c.execute(SEED_SQL % counts)
@@ -177,30 +121,12 @@ def timed(fn: Callable[[], None]) -> float:
     return time.monotonic() - t0
 
 
-def shell(cmd: str, env: dict[str, str]) -> None:
-    subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, check=True)
-
-
-def round_robin(runs: int, jobs: dict[str, Callable[[], float]]) -> dict[str, dict]:
-    """Run every job once per round, `runs` rounds: load from other work on the machine then falls
-    on all of them alike, so the ratios stay fair even when absolute times wander."""
-    times: dict[str, list[float]] = {label: [] for label in jobs}
-    for i in range(runs):
-        for label, job in jobs.items():
-            t = job()
-            times[label].append(round(t, 3))
-            log(f"  round {i + 1}: {label}: {t:.2f} s")
-    return {label: {"median_s": round(statistics.median(ts), 3), "runs_s": ts} for label, ts in times.items()}
-
-
 def main() -> int:
     mb = int(os.environ.get("MIGTOOL_BENCH_MB", "500"))
     runs = int(os.environ.get("MIGTOOL_BENCH_RUNS", "3"))
     server = Server()
     work = Path(tempfile.mkdtemp(prefix="migtool-bench-", dir=os.environ.get("MIGTOOL_BENCH_DIR")))
-    results: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-                     "cpus": os.cpu_count(), "runs": runs, "load_average_before": os.getloadavg(),
-                     "dumps": {}, "restores": {}, "sizes": {}}
+    results = run_facts(runs=runs) | {"dumps": {}, "restores": {}, "sizes": {}}
     variants = [("custom", "zstd"), ("sql", "zstd"), ("custom", "gzip")]
     try:
         results.update(seed(server, mb))
@@ -212,13 +138,12 @@ def main() -> int:
         def migtool_backup(fmt: str, comp: str) -> float:
             out_dir = work / f"{fmt}-{comp}"
             shutil.rmtree(out_dir, ignore_errors=True)
-            cli_env = {k: v for k, v in os.environ.items() if not k.startswith("MIGTOOL_")}
-            cli_env["DATABASE_URL"] = server.url
             cmd = [sys.executable, "-m", "migtool", "backup", "--target", "direct", "--backup-dir", str(out_dir),
                    "--reason", "bench", "--format", fmt, "--compression", comp, "--no-upload", "--json",
                    "--migrations-dir", str(work / "no-migrations")]
+            env = cli_env(server.url)
             t0 = time.monotonic()
-            res = subprocess.run(cmd, env=cli_env, capture_output=True, text=True, cwd=work)
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=work)
             t = time.monotonic() - t0
             if res.returncode != 0:
                 raise SystemExit(f"migtool backup failed: {res.stderr}")
@@ -300,13 +225,7 @@ def main() -> int:
     print("ratios:")
     for k, v in results["ratios"].items():
         print(f"  {k:52} {v:.2f}x")
-    for k, ok in results["goals"].items():
-        print(f"goal {k}: {'met' if ok else 'NOT met'}")
-    out = HERE / "results" / "backup.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written: {out.relative_to(ROOT)}")
-    return 0
+    return finish(results, "backup")
 
 
 if __name__ == "__main__":

@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -44,7 +42,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from backup_bench import EVENTS_PER_MB, ORDERS_PER_MB, SEED_SQL, USERS_PER_MB, Server, log, round_robin, shell  # noqa: E402
+from backup_bench import SEED_SQL, seed_counts  # noqa: E402
+from common import Server, finish, log, round_robin, run_facts, shell  # noqa: E402
+from common import cli_env as migtool_env  # noqa: E402
 
 SCRIPT = ROOT / "scripts" / "restore" / "postgres-restore.sh"
 GIN_INDEX = "CREATE INDEX events_payload_idx ON events USING gin (payload);\n"
@@ -62,7 +62,7 @@ def btree_sql() -> str:
 def seed_database(server: Server, name: str, sql: str, mb: int) -> dict:
     with server.admin() as c:
         c.execute(f'CREATE DATABASE "{name}"')
-    counts = {"users": USERS_PER_MB * mb, "orders": ORDERS_PER_MB * mb, "events": EVENTS_PER_MB * mb}
+    counts = seed_counts(mb)
     with psycopg.connect(server.url_for(name), autocommit=True) as c:
         t0 = time.monotonic()
         c.execute(sql % counts)
@@ -73,9 +73,7 @@ def seed_database(server: Server, name: str, sql: str, mb: int) -> dict:
 
 
 def cli_env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIGTOOL_") and k != "DATABASE_URL"}
-    env["DATABASE_URL"] = as_url(url)
-    return env
+    return migtool_env(as_url(url))
 
 
 def as_url(conninfo: str) -> str:
@@ -226,8 +224,7 @@ def main() -> int:
     cores = os.cpu_count() or 2
     server = Server()
     work = Path(tempfile.mkdtemp(prefix="migtool-restore-bench-", dir=os.environ.get("MIGTOOL_BENCH_DIR")))
-    results: dict = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
-                     "cpus": cores, "runs": runs, "mb": mb, "load_average_before": os.getloadavg()}
+    results = run_facts(cpus=cores, runs=runs, mb=mb)
     try:
         with psycopg.connect(server.url, autocommit=True) as c:
             results["server_version"] = c.execute("SHOW server_version").fetchone()[0]
@@ -266,13 +263,7 @@ def main() -> int:
         print("  where the time goes (one job): " + ", ".join(f"{k} {v}" for k, v in info["where_the_time_goes"].items()))
     for k, v in ratios.items():
         print(f"ratio {k:56} {v:.2f}x")
-    for k, ok in goals.items():
-        print(f"goal {k}: {'met' if ok else 'NOT met'}")
-    out = HERE / "results" / "restore.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written: {out.relative_to(ROOT)}")
-    return 0
+    return finish(results, "restore")
 
 
 if __name__ == "__main__":

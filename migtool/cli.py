@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from migtool import __version__, output
-from migtool.config import load_config
+from migtool.config import MaskingFormatter, environment_secrets, load_config, mask_secrets
 from migtool.errors import ExitCode, MigtoolError
 
 # name -> (module under migtool.commands, one-line help)
@@ -25,8 +25,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "show applied, pending, failed and modified migrations"),
     "history": ("history", "show the latest applied migrations from _prisma_migrations"),
     "lint": ("lint", "find migration statements that break expand/contract or lock production"),
+    "plan": ("plan", "write a schema change as expand/contract migrations, one release at a time"),
+    "request": ("request", "fill in the Schema Change Request for migrations from their analysis"),
     "backup": ("backup", "take a compressed, checksummed backup with a manifest"),
     "backups": ("backups", "list, verify, prune, upload and download backups"),
+    "restore": ("restore", "restore a backup (verified first; --clean restores beside, then swaps names)"),
+    "rollback": ("rollback", "roll back to a backup (beside, then swap; undoable), --undo, --cleanup"),
+    "resolve": ("resolve", "mark a migration rolled back or applied in Prisma's history (schema-only)"),
+    "runbook": ("runbook", "the emergency runbook, interactively: pick, verify, roll back, check"),
+    "deploy-migrate": ("deploy_migrate", "apply pending migrations: preflight, lock, lint, backup, migrate, verify"),
+    "unlock": ("unlock", "list or end sessions holding the deploy lock or Prisma's migrate lock"),
+    "runs": ("runs", "show the recorded deploy-migrate and rollback runs"),
+    "rehearse": ("rehearse", "run pending migrations on a throwaway copy of production, under load, and report"),
+    "backfill": ("backfill", "fill a column on a live table in small, resumable keyset batches"),
+    "init": ("init", "look at this project and write a commented migtool.yaml, then run the doctor"),
 }
 
 EXIT_CODES_HELP = """exit codes:
@@ -110,19 +122,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    secrets = environment_secrets(os.environ)  # masked in every log line, error and traceback below
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(MaskingFormatter("%(levelname)s %(name)s: %(message)s", secrets))
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
     try:
         flags = {k: getattr(args, k) for k in CONFIG_FLAGS if hasattr(args, k)}
-        config = load_config(getattr(args, "config", None), flags=flags)
+        # `init` writes the configuration, so it must run even when none (or a broken one) exists.
+        loads = getattr(args._module, "LOADS_CONFIG", True)
+        config = load_config(getattr(args, "config", None), flags=flags) if loads else None
         return int(args._module.run(args, config))
     except MigtoolError as exc:
         if verbose:
-            import traceback
-
-            traceback.print_exc()
-        output.error(exc.message, exc.hint)
+            _print_traceback(secrets)
+        output.error(mask_secrets(exc.message, secrets), mask_secrets(exc.hint, secrets) if exc.hint else None)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         output.error("interrupted")
@@ -131,11 +146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.OK
     except Exception as exc:  # a bug: say so plainly, keep the traceback for -v
         if verbose:
-            import traceback
-
-            traceback.print_exc()
-        output.error(f"internal error: {type(exc).__name__}: {exc}", "run again with -v and report the traceback")
+            _print_traceback(secrets)
+        output.error(mask_secrets(f"internal error: {type(exc).__name__}: {exc}", secrets),
+                     "run again with -v and report the traceback")
         return ExitCode.INTERNAL
+
+
+def _print_traceback(secrets: list[str]) -> None:
+    import traceback
+
+    sys.stderr.write(mask_secrets(traceback.format_exc(), secrets))
 
 
 if __name__ == "__main__":  # pragma: no cover

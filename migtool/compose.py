@@ -149,6 +149,15 @@ class ComposeProject:
     def running_services(self) -> set[str]:
         return {s.service for s in self.ps() if s.state == "running"}
 
+    def published_port(self, service: str, container_port: int) -> tuple[str, int] | None:
+        """(host, port) where the host reaches a service's port, or None when it is not published."""
+        out = self._capture("port", service, str(container_port), what=f"docker compose port {service}").strip()
+        host, _, port = out.rpartition(":")
+        if not port.isdigit() or int(port) == 0:  # compose prints ":0" for an unpublished port
+            return None
+        host = host.strip("[]")
+        return ("127.0.0.1" if host in ("", "0.0.0.0", "::") else host), int(port)
+
     # ------------------------------------------------------------------ act
     def exec_stream(
         self,
@@ -160,8 +169,12 @@ class ComposeProject:
         stderr: int | IO[bytes] | None = subprocess.PIPE,
         env: Mapping[str, str] | None = None,
         user: str | None = None,
+        new_session: bool = False,
     ) -> subprocess.Popen:
-        """Start `argv` inside the running `service` with raw byte streams (exec -T)."""
+        """Start `argv` inside the running `service` with raw byte streams (exec -T).
+
+        new_session=True keeps the terminal's Ctrl-C away from the compose CLI, so the caller decides
+        when the exec ends (e.g. a lock session that must outlive the step it guards)."""
         args = ["exec", "-T"]
         if user:
             args += ["--user", user]
@@ -169,7 +182,7 @@ class ComposeProject:
             # Values here are never secrets (callers pass only names such as PGTZ).
             args += ["-e", f"{key}={value}"]
         cmd = self._command(*args, service, *argv)
-        return cmd.popen(stdin=stdin, stdout=stdout, stderr=stderr)
+        return cmd.popen(stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=new_session)
 
     def exec(
         self,
@@ -206,6 +219,45 @@ class ComposeProject:
             cmd = cmd.with_env(**env)
         proc = cmd.popen(stdin=subprocess.DEVNULL, stdout=None, stderr=None)
         return proc.wait()
+
+    def start_one_off(self, service: str, name: str, *, stdout: int | IO[bytes] | None = None,
+                      stderr: int | IO[bytes] | None = None, args: Sequence[str] = ()) -> subprocess.Popen:
+        """`run --rm --name NAME -T SERVICE` in its own session (Ctrl-C reaches only us): the caller
+        waits, and on timeout or interrupt calls remove_container(NAME), because stopping the
+        compose CLI alone leaves the container running."""
+        cmd = self._command("run", "--rm", "--name", name, "-T", service, *args)  # args: replace its command
+        return cmd.popen(stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
+
+    def remove_container(self, name: str, timeout: float = 60) -> bool:
+        """`docker rm -f NAME` (kills it first); True when it existed."""
+        code, out, err = _docker()["rm", "-f", name].run(retcode=None, timeout=timeout)
+        if code == 0:
+            return True
+        if "No such container" in err:
+            return False
+        if "already in progress" in err:  # `run --rm` is removing it right now
+            return True
+        raise explain_docker_failure(err, f"docker rm -f {name}")
+
+    def running_one_offs(self, service: str) -> list[str]:
+        """Names of running one-off (`compose run`) containers of `service` in this project."""
+        project = self.project_name or self.config().get("name", "")
+        filters = [f"label=com.docker.compose.project={project}", f"label=com.docker.compose.service={service}",
+                   "label=com.docker.compose.oneoff=True"]
+        args = ["ps", "--format", "{{.Names}}"]
+        for f in filters:
+            args += ["--filter", f]
+        code, out, err = _docker()[tuple(args)].run(retcode=None, timeout=60)
+        if code != 0:
+            raise explain_docker_failure(err, "docker ps")
+        return out.split()
+
+    def container_exists(self, name: str) -> bool:
+        """Whether a container of exactly this name exists (running or not)."""
+        code, out, err = _docker()["ps", "-a", "-q", "--filter", f"name=^/?{name}$"].run(retcode=None, timeout=60)
+        if code != 0:
+            raise explain_docker_failure(err, "docker ps")
+        return bool(out.strip())
 
     def stop(self, services: Sequence[str], timeout: int = 30) -> None:
         if services:

@@ -20,13 +20,13 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from migtool.compose import ComposeProject
-from migtool.config import Config, Secret, mask_url
+from migtool.config import Config, Secret, mask_secrets, secret_values
 from migtool.errors import ConfigError, EnvironmentProblem, MigtoolError
 
 PG_TOOLS = ("psql", "pg_dump", "pg_restore", "pg_isready", "createdb", "dropdb")
@@ -57,25 +57,49 @@ _PRISMA_ONLY = {"schema", "connection_limit", "pool_timeout", "pgbouncer", "sock
                 "statement_cache_size", "sslaccept", "sslidentity", "sslpassword"}
 
 
+def url_schema(url: str) -> str | None:
+    """The `schema` query parameter of a Prisma DATABASE_URL, exactly as written (case matters:
+    Prisma creates it as a quoted identifier)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.query:
+        return None
+    return next((v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "schema" and v), None)
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def search_path_option(schema: str) -> str:
+    """`-c search_path="MySchema"` for libpq's options: quoted so the server keeps the case; the
+    server splits options at spaces, so those (and backslashes) are escaped."""
+    value = quote_identifier(schema).replace("\\", "\\\\").replace(" ", "\\ ")
+    return f"-c search_path={value}"
+
+
 def connection_params(url: str, dbname: str | None = None) -> dict[str, str]:
     """libpq keyword parameters for a DATABASE_URL, Prisma's dialect included."""
     parts = urlsplit(url)
-    schema = None
+    schema = url_schema(url)
     if parts.scheme in ("postgres", "postgresql") and parts.query:
         query = parse_qsl(parts.query, keep_blank_values=True)
-        schema = next((v for k, v in query if k == "schema" and v), None)
         kept = [(k, v) for k, v in query if k not in _PRISMA_ONLY]
-        url = urlunsplit(parts._replace(query=urlencode(kept)))
+        # quote, not urlencode's default quote_plus: libpq reads '+' as a plus, not a space.
+        url = urlunsplit(parts._replace(query=urlencode(kept, quote_via=quote)))
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(url).items()}
     except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"DATABASE_URL is not a valid connection string: {mask_url(str(exc))}") from None
+        # libpq quotes the fragment it choked on, which can be a piece of the password.
+        shown = mask_secrets(str(exc).strip(), known=secret_values(url))
+        raise ConfigError(f"DATABASE_URL is not a valid connection string: {shown}",
+                          hint="use postgresql://USER:PASSWORD@HOST:PORT/DB, or key=value pairs with "
+                               "values that contain spaces in single quotes (password='a b')") from None
     if dbname:
         params["dbname"] = dbname
     if schema:
-        if not re.fullmatch(r"[A-Za-z0-9_$-]+", schema):
-            raise ConfigError(f"DATABASE_URL: unsupported schema name {schema!r}")
-        params["options"] = (params.get("options", "") + f" -c search_path={schema}").strip()
+        if "\x00" in schema:
+            raise ConfigError("DATABASE_URL: the schema name contains a NUL byte")
+        params["options"] = (params.get("options", "") + " " + search_path_option(schema)).strip()
     return params
 
 
@@ -108,6 +132,7 @@ def tool_major(version_output: str) -> int:
 class Database(Protocol):
     name: str
     user: str
+    schema: str  # where Prisma keeps _prisma_migrations (case as created)
 
     def describe(self) -> str: ...
     def query(self, sql: str) -> list[dict[str, Any]]: ...
@@ -138,17 +163,18 @@ def query_failure(db: Database, err: str, *, unreachable: tuple[str, ...],
 class ComposeDatabase:
     """The database inside the compose postgres service, reached with `docker compose exec -T`."""
 
-    def __init__(self, project: ComposeProject, service: str, user: str, name: str):
+    def __init__(self, project: ComposeProject, service: str, user: str, name: str, schema: str = "public"):
         self.project = project
         self.service = service
         self.user = user
         self.name = name
+        self.schema = schema
 
     def describe(self) -> str:
         return f"database {self.name} in compose service {self.service}"
 
     def with_database(self, name: str) -> ComposeDatabase:
-        return ComposeDatabase(self.project, self.service, self.user, name)
+        return ComposeDatabase(self.project, self.service, self.user, name, self.schema)
 
     def tool(self, argv, *, stdin=None, stdout=None, stderr=subprocess.PIPE, connect=True):
         args = list(argv)
@@ -165,6 +191,9 @@ class ComposeDatabase:
             raise EnvironmentProblem(f"database not reachable: compose service {self.service} is not running",
                                      hint=f"start it: {self.project.hint_command('up', '-d', '--wait', self.service)}")
         if res.returncode != 0:
+            problem = compose_exec_problem(self, res.stderr.decode(errors="replace"))
+            if problem is not None:
+                raise problem
             raise query_failure(self, res.stderr.decode(errors="replace") + res.stdout.decode(errors="replace"),
                                 unreachable=(*UNREACHABLE, "the database system is"))
         return res.stdout.decode()
@@ -183,19 +212,20 @@ class ComposeDatabase:
 class DirectDatabase:
     """A database reached from this machine by URL (psycopg for queries, local pg tools for dumps)."""
 
-    def __init__(self, url: Secret, name: str | None = None):
+    def __init__(self, url: Secret, name: str | None = None, schema: str | None = None):
         self.url = url
         params = connection_params(url.reveal())
         self.user = str(params.get("user") or os.environ.get("PGUSER") or "postgres")
         self.name = name or str(params.get("dbname") or self.user)
+        self.schema = schema or url_schema(url.reveal()) or "public"
         self._dbname_override = name
 
     def describe(self) -> str:
-        shown = mask_url(self.url.reveal())
+        shown = mask_secrets(self.url.reveal())
         return f"database {self.name} at {shown}" if self._dbname_override else shown
 
     def with_database(self, name: str) -> DirectDatabase:
-        return DirectDatabase(self.url, name)
+        return DirectDatabase(self.url, name, self.schema)
 
     def connect(self, autocommit: bool = True) -> psycopg.Connection:
         params: dict[str, Any] = {"connect_timeout": "10"}
@@ -256,8 +286,42 @@ def local_tool_path(name: str) -> str:
     return found
 
 
-def _compose_credentials(project: ComposeProject, service: str) -> tuple[str, str]:
-    model = project.config()
+def compose_exec_problem(db: ComposeDatabase, stderr: str) -> EnvironmentProblem | None:
+    """The environment problem behind a failed `docker compose exec ... psql`, if it is one: docker
+    down, or a database or role that does not exist in the service (db_name / db_user wrong)."""
+    from migtool.compose import explain_docker_failure
+
+    if "Cannot connect to the Docker daemon" in stderr or "error during connect" in stderr:
+        return explain_docker_failure(stderr, f"cannot reach {db.describe()}")
+    m = re.search(r'FATAL:\s+(database|role) "([^"]*)" does not exist', stderr)
+    if m:
+        key = "db_name" if m.group(1) == "database" else "db_user"
+        return EnvironmentProblem(
+            f"{db.describe()}: {m.group(1)} \"{m.group(2)}\" does not exist in compose service {db.service}",
+            hint=f"set {key} in migtool.yaml (or MIGTOOL_{key.upper()}) to the service's POSTGRES_"
+                 f"{'DB' if key == 'db_name' else 'USER'}, or unset it to read it from the compose file")
+    return None
+
+
+def _service_env(model: Mapping[str, Any], service: str) -> dict[str, str]:
+    env = (model.get("services", {}).get(service) or {}).get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def schema_from_compose(model: Mapping[str, Any], services: Sequence[str]) -> str | None:
+    """The `schema` of the first of `services` whose DATABASE_URL names one (the app's Prisma schema)."""
+    for name in services:
+        found = url_schema(_service_env(model, name).get("DATABASE_URL", ""))
+        if found:
+            return found
+    return None
+
+
+def _compose_credentials(project: ComposeProject, service: str,
+                         model: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    model = project.config() if model is None else model
     svc = model.get("services", {}).get(service)
     if svc is None:
         raise ConfigError(
@@ -283,13 +347,18 @@ def open_database(config: Config) -> Database:
                 "the direct target needs DATABASE_URL",
                 hint="export DATABASE_URL=postgresql://USER@HOST:5432/DB (password via env or ~/.pgpass)",
             )
-        return DirectDatabase(config.database_url)
+        return DirectDatabase(config.database_url, schema=getattr(config, "schema", None))
     project = compose_project(config)
-    user, name = config.db_user, config.db_name
-    if not user or not name:
-        found_user, found_name = _compose_credentials(project, config.postgres_service)
-        user, name = user or found_user, name or found_name
-    return ComposeDatabase(project, config.postgres_service, user, name)
+    user, name, schema = config.db_user, config.db_name, getattr(config, "schema", None)
+    if not user or not name or not schema:
+        model = project.config()  # one `docker compose config` for all three
+        if not user or not name:
+            found_user, found_name = _compose_credentials(project, config.postgres_service, model)
+            user, name = user or found_user, name or found_name
+        if not schema:
+            # The app's own DATABASE_URL says where Prisma keeps its table.
+            schema = schema_from_compose(model, [config.migrate_service, *config.app_services]) or "public"
+    return ComposeDatabase(project, config.postgres_service, user, name, schema)
 
 
 def path_writable(path: Path) -> bool:

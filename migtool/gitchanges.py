@@ -12,6 +12,7 @@ linted on its own.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,9 +106,11 @@ def changed_migrations(migrations_dir: Path, ref: str) -> ChangedMigrations:
     try:
         _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except _GitFailed:
+        # The hint is a command to paste: quote the ref, and fetch origin/main as `main` from origin.
+        branch = ref.removeprefix("origin/")
         raise ConfigError(f"git does not know {ref!r} here",
-                          hint=f"git fetch origin {ref}  (in GitHub Actions: actions/checkout with fetch-depth: 0)"
-                          ) from None
+                          hint=f"git fetch origin {shlex.quote(branch)}  (in GitHub Actions: actions/checkout "
+                               "with fetch-depth: 0)") from None
     try:
         base = _git(top, "merge-base", ref, "HEAD").strip()
     except _GitFailed:

@@ -49,6 +49,12 @@ def read_runs(backup_dir: Path, limit: int | None = None) -> list[dict[str, Any]
         data = path.read_bytes()
     except FileNotFoundError:
         return []
+    except (NotADirectoryError, IsADirectoryError):
+        from migtool.errors import ConfigError
+
+        raise ConfigError(f"cannot read the run records {path}: it or its folder is not what it should be "
+                          "(a file in backup_dir's path, or a folder named history.jsonl)",
+                          hint="set backup_dir in migtool.yaml (or --backup-dir) to the backups folder") from None
     records = []
     for raw in data.splitlines():
         raw = raw.strip()

@@ -101,11 +101,21 @@ def _regclass(info: TableInfo) -> str:
 def rows_to_update(conn: psycopg.Connection, plan: BatchPlan, exact_below: int = 200_000) -> tuple[int, bool]:
     """(rows matching the condition, exact?): counted on small tables, the planner's estimate on large."""
     total = estimated_rows(conn, plan.table)
-    if 0 <= total < exact_below:
-        return int(conn.execute(plan.remaining_query()).fetchone()[0]), True
-    if total < 0:  # never analysed: the estimate would be a guess
-        return int(conn.execute(plan.remaining_query()).fetchone()[0]), True
-    doc = conn.execute(plan.estimate_query()).fetchone()[0]
+    try:
+        if 0 <= total < exact_below:
+            return int(conn.execute(plan.remaining_query()).fetchone()[0]), True
+        if total < 0:  # never analysed: the estimate would be a guess
+            return int(conn.execute(plan.remaining_query()).fetchone()[0]), True
+        doc = conn.execute(plan.estimate_query()).fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege:
+        raise
+    except (psycopg.ProgrammingError, psycopg.DataError) as exc:
+        # The first query that runs the condition: a typo in --where (an unknown column or
+        # function, a type mismatch) is the user's to fix, not a crash.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"--where does not run on {plan.table.qualified}: {first}",
+                          hint="fix --where (names are case-sensitive: quote them, \"emailLower\"); "
+                               "--dry-run checks it without changing anything") from None
     if isinstance(doc, str):
         doc = json.loads(doc)
     return int(doc[0]["Plan"]["Plan Rows"]), False

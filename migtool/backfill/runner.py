@@ -194,7 +194,7 @@ class Backfill:
                 summary.retries += 1
                 if failures > self.options.max_retries:
                     raise MigtoolError(
-                        f"a batch after key {last_key} failed {failures} times in a row: {_first_line(exc)}",
+                        f"{_which_batch(last_key)} failed {failures} times in a row: {_first_line(exc)}",
                         hint="progress is recorded; find what holds the lock (pg_locks), then run again with "
                              "--resume") from None
                 wait = backoff_seconds(failures)
@@ -208,7 +208,7 @@ class Backfill:
                                               "with --resume") from None
             except psycopg.Error as exc:
                 raise MigtoolError(
-                    f"a batch after key {last_key} failed: {_first_line(exc)}",
+                    f"{_which_batch(last_key)} failed: {_first_line(exc)}",
                     hint="fix --set/--where (try --dry-run), then run again with --resume") from None
             seconds = time.monotonic() - t0
             waiters = watcher.end() if watcher else 0
@@ -252,6 +252,11 @@ class Backfill:
             summary.pauses += 1
             emit(f"pausing: {pause.reason}")
             stop.wait(pause.seconds)
+
+
+def _which_batch(last_key) -> str:
+    """'the first batch' rather than 'a batch after key None' when nothing was done yet."""
+    return "the first batch" if last_key is None else f"the batch after key {last_key}"
 
 
 def _first_line(exc: BaseException) -> str:

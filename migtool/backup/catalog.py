@@ -117,12 +117,20 @@ def load(path: Path) -> LocalBackup:
     return LocalBackup(path, parsed, size, manifest, problem, read_verification(path))
 
 
+def not_a_folder(backup_dir: Path) -> ConfigError:
+    """backup_dir is a file, or a file stands in its path: a configuration mistake, not a crash."""
+    return ConfigError(f"backup_dir {backup_dir} is not a folder (a file has that name or stands in its path)",
+                       hint="set backup_dir in migtool.yaml (or --backup-dir) to a folder")
+
+
 def scan(backup_dir: Path) -> list[LocalBackup]:
     """Our backups in `backup_dir`, newest first (a missing folder has none)."""
     try:
         entries = list(os.scandir(backup_dir))
     except FileNotFoundError:
         return []
+    except NotADirectoryError:
+        raise not_a_folder(backup_dir) from None
     found = []
     for entry in entries:
         if naming.parse_name(entry.name) is None or not entry.is_file(follow_symlinks=False):
@@ -155,6 +163,8 @@ def stale_partials(backup_dir: Path) -> list[Path]:
         names = os.listdir(backup_dir)
     except FileNotFoundError:
         return []
+    except NotADirectoryError:
+        raise not_a_folder(backup_dir) from None
     out = []
     for n in names:
         if n.startswith(".") and n.endswith(naming.PARTIAL_SUFFIX) and _partial_base(n) is not None:

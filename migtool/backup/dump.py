@@ -5,6 +5,10 @@ Runbook order: check the server and pg_dump -> note the migration state -> open 
 record tables/row counts in it -> claim a name -> stream the dump -> write the sha256 file and the
 manifest -> publish the dump last. Any failure or signal on the way (pg_dump error, Ctrl-C,
 SIGTERM, a full disk, a killed `docker exec`) removes everything this run created.
+
+With age recipients (config `encryption`), the compressed stream goes through `age --encrypt`
+before it reaches the file: the plaintext never touches disk, and the sha256, size and manifest
+describe the encrypted file (`.age`), which is what lands in S3 too.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ class BackupRequest:
     compression: str = "zstd"
     target: str | None = None
     migrations_dir: Path | None = None
+    recipients: tuple[str, ...] = ()  # age public keys: encrypt the backup for them (empty: no encryption)
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,7 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
                 compression_level=level, row_counts="exact" if exact is not None else "estimated",
                 tables=tables, migrations=migrations, migrations_note=migrations_note, target=request.target,
                 migtool_version=__version__,
+                extra=_encryption_record(request.recipients),
             )
             for side, data in ((naming.checksum_name(name.filename), checksum_line(sha256, name.filename).encode()),
                                (naming.manifest_name(name.filename), _json_bytes(manifest.to_dict()))):
@@ -153,6 +159,13 @@ def create_backup(db: Database, request: BackupRequest, progress: ProgressFn | N
                     for side in written:
                         remove_quietly(side)
     return BackupResult(final, manifest)
+
+
+def _encryption_record(recipients: tuple[str, ...]) -> dict:
+    """What the manifest says about encryption: who can decrypt (public keys only)."""
+    if not recipients:
+        return {}
+    return {"encryption": {"tool": "age", "recipients": list(recipients)}}
 
 
 def _check_readable(db: Database, rows: list[dict]) -> None:
@@ -227,7 +240,8 @@ def _claim_name(backup_dir: Path, database: str, started: datetime,
     Returns the name, the partial file and its open descriptor."""
     name = None
     for attempt in range(1, naming.MAX_ATTEMPTS + 1):
-        name = naming.build_name(database, started, request.reason, request.format, request.compression, attempt)
+        name = naming.build_name(database, started, request.reason, request.format, request.compression, attempt,
+                                 encrypted=bool(request.recipients))
         taken = [backup_dir / name.filename, *(backup_dir / s for s in naming.side_names(name.filename))]
         if any(p.exists() for p in taken):
             continue
@@ -307,11 +321,16 @@ def _stream_dump(db: Database, snapshot_id: str | None, request: BackupRequest, 
     drain = threading.Thread(target=_drain_stderr, args=(proc, stderr_lines), daemon=True)
     drain.start()
     compressor = None
+    encryptor = None
     ok = False
     try:
         with contextlib.suppress(OSError):
             fcntl.fcntl(proc.stdout.fileno(), _F_SETPIPE_SZ, CHUNK)
-        compressor = open_compressor(request.compression, sink)
+        if request.recipients:
+            from migtool.encryption.age_stream import AgeEncryptor
+
+            encryptor = AgeEncryptor(sink, request.recipients)
+        compressor = open_compressor(request.compression, encryptor.write if encryptor else sink)
         dumped = 0
         head = b""
         tail = b""
@@ -337,6 +356,8 @@ def _stream_dump(db: Database, snapshot_id: str | None, request: BackupRequest, 
             raise _pg_dump_failure(db, code, stderr_lines)
         _check_complete(request.format, head, tail)
         compressor.finish()
+        if encryptor is not None:
+            encryptor.finish()
         report(Progress("dumping", dumped, written, time.monotonic() - t0))
         ok = True
         return hasher.hexdigest(), written, dumped, compressor.level
@@ -352,6 +373,8 @@ def _stream_dump(db: Database, snapshot_id: str | None, request: BackupRequest, 
                         proc.wait()
                 if compressor is not None:
                     compressor.abort()
+                if encryptor is not None:
+                    encryptor.abort()
         with contextlib.suppress(OSError):
             proc.stdout.close()
 

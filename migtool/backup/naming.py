@@ -3,7 +3,8 @@
 The name alone tells what a file is (database, time, why, format, compression), sorts by time
 within a database, and is safe in a shell and in an S3 key. Side files share the full name:
 `<name>.json` (manifest), `<name>.sha256` (for `sha256sum -c`), `<name>.verified.json` (last
-verification). A dump being written is `.<name>.partial`: hidden, and not matching the pattern,
+verification). An encrypted backup adds `.age` (`x.dump.zst.age`: the age file of the compressed
+dump). A dump being written is `.<name>.partial`: hidden, and not matching the pattern,
 so nothing ever mistakes it for a backup.
 """
 
@@ -22,6 +23,7 @@ EXTENSIONS = {
     ("custom", "zstd"): "dump.zst",
 }
 _BY_EXTENSION = {ext: key for key, ext in EXTENSIONS.items()}
+ENCRYPTED_SUFFIX = ".age"
 
 MANIFEST_SUFFIX = ".json"
 CHECKSUM_SUFFIX = ".sha256"
@@ -36,7 +38,8 @@ _NAME_RE = re.compile(
     r"^(?P<db>[A-Za-z0-9_][A-Za-z0-9_.-]*)"
     r"-(?P<ts>\d{8}T\d{6}Z)"
     r"-(?P<reason>[a-z0-9]+(?:-[a-z0-9]+)*)"
-    r"\.(?P<ext>" + "|".join(re.escape(e) for e in _BY_EXTENSION) + r")$"
+    r"\.(?P<ext>" + "|".join(re.escape(e) for e in _BY_EXTENSION) + r")"
+    r"(?P<age>" + re.escape(ENCRYPTED_SUFFIX) + r")?$"
 )
 
 
@@ -47,10 +50,11 @@ class BackupName:
     reason: str  # slug, with a -N suffix when the name was taken
     format: str  # custom or sql
     compression: str  # zstd or gzip
+    encrypted: bool = False  # an age file of the compressed dump (`.age` suffix)
 
     @property
     def extension(self) -> str:
-        return EXTENSIONS[(self.format, self.compression)]
+        return EXTENSIONS[(self.format, self.compression)] + (ENCRYPTED_SUFFIX if self.encrypted else "")
 
     @property
     def filename(self) -> str:
@@ -78,7 +82,7 @@ def timestamp(when: datetime) -> str:
 
 
 def build_name(database: str, created: datetime, reason: str | None, fmt: str, compression: str,
-               attempt: int = 1) -> BackupName:
+               attempt: int = 1, encrypted: bool = False) -> BackupName:
     """The name for a new backup; attempt 2, 3, ... add a suffix when the first name is taken."""
     if (fmt, compression) not in EXTENSIONS:
         raise ValueError(f"unknown format/compression: {fmt}/{compression}")
@@ -88,7 +92,7 @@ def build_name(database: str, created: datetime, reason: str | None, fmt: str, c
     if attempt > 1:
         reason_slug = f"{reason_slug}-{attempt}"
     created = created.astimezone(UTC).replace(microsecond=0)
-    return BackupName(safe_database(database), created, reason_slug, fmt, compression)
+    return BackupName(safe_database(database), created, reason_slug, fmt, compression, encrypted)
 
 
 def parse_name(filename: str) -> BackupName | None:
@@ -101,7 +105,11 @@ def parse_name(filename: str) -> BackupName | None:
     except ValueError:
         return None
     fmt, compression = _BY_EXTENSION[m["ext"]]
-    return BackupName(m["db"], created, m["reason"], fmt, compression)
+    return BackupName(m["db"], created, m["reason"], fmt, compression, bool(m["age"]))
+
+
+def is_encrypted_name(filename: str) -> bool:
+    return filename.endswith(ENCRYPTED_SUFFIX)
 
 
 def manifest_name(filename: str) -> str:

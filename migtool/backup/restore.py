@@ -6,6 +6,9 @@ dump lacks (so pg_restore schedules the biggest tables first), then `pg_restore 
 data and index builds; pg_restore needs a seekable file for -j). Where the tools run inside a container
 (compose target) they cannot see our files, so the stream goes to a single-job pg_restore.
 sql: stream into `psql -v ON_ERROR_STOP=1 -1`, all or nothing.
+An encrypted backup (`.age`) is decrypted through age's pipe with the identity file on the way
+(encryption/payload.py); the plaintext exists only in pipes, or in the -j temp file, which is as
+private (0600, removed afterwards) as any decompressed copy.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from migtool.backup.compression import CHUNK, Decompressor
 from migtool.backup.files import remove_quietly, write_all
 from migtool.backup.pgarchive import ArchiveFormatError, add_data_offsets
 from migtool.database import Database, DirectDatabase
+from migtool.encryption.payload import open_payload, require_identity
 from migtool.errors import EnvironmentProblem, MigtoolError
 
 log = logging.getLogger(__name__)
@@ -35,32 +39,37 @@ ProgressFn = Callable[[int, int], None]  # (compressed bytes read, total)
 
 def restore_backup(db: Database, path: Path, *, fmt: str, compression: str, jobs: int = 2,
                    no_owner: bool = False, uncompressed_size: int | None = None,
-                   progress: ProgressFn | None = None, single_transaction: bool = False) -> float:
+                   progress: ProgressFn | None = None, single_transaction: bool = False,
+                   identity: str | Path | None = None) -> float:
     """Restore `path` into `db`; returns the seconds it took. Raises MigtoolError on any failure.
-    single_transaction: all or nothing for custom archives too (rules out -j); plain SQL always is."""
+    single_transaction: all or nothing for custom archives too (rules out -j); plain SQL always is.
+    identity: the age key file, for an encrypted backup (ConfigError when it is needed and missing)."""
+    require_identity(path, identity)
     t0 = time.monotonic()
     if fmt == "sql":
         argv = ["psql", "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
-        _stream_into(db, argv, path, compression, progress, "psql")
+        _stream_into(db, argv, path, compression, progress, "psql", identity)
     elif fmt == "custom":
         base = ["pg_restore", "--exit-on-error", "--no-password"] + (["--no-owner"] if no_owner else [])
         if single_transaction:
-            _stream_into(db, [*base, "--single-transaction"], path, compression, progress, "pg_restore")
+            _stream_into(db, [*base, "--single-transaction"], path, compression, progress, "pg_restore",
+                         identity)
         elif isinstance(db, DirectDatabase) and jobs > 1:
-            _restore_parallel(db, base, path, compression, jobs, uncompressed_size, progress)
+            _restore_parallel(db, base, path, compression, jobs, uncompressed_size, progress, identity)
         else:
-            _stream_into(db, base, path, compression, progress, "pg_restore")
+            _stream_into(db, base, path, compression, progress, "pg_restore", identity)
     else:
         raise MigtoolError(f"unknown backup format {fmt!r}")
     return time.monotonic() - t0
 
 
-def decompress_to(path: Path, compression: str, out_fd: int, progress: ProgressFn | None = None) -> int:
+def decompress_to(path: Path, compression: str, out_fd: int, progress: ProgressFn | None = None,
+                  identity: str | Path | None = None) -> int:
     """Decompress `path` into `out_fd`; proves the stream ends properly. Returns bytes written."""
     total = path.stat().st_size
     done = written = 0
     d = Decompressor(compression)
-    with open(path, "rb") as f:
+    with open_payload(path, identity) as f:
         while block := f.read(CHUNK):
             done += len(block)
             data = d.decompress(block)
@@ -74,7 +83,8 @@ def decompress_to(path: Path, compression: str, out_fd: int, progress: ProgressF
 
 
 def _restore_parallel(db: Database, base: list[str], path: Path, compression: str, jobs: int,
-                      uncompressed_size: int | None, progress: ProgressFn | None) -> None:
+                      uncompressed_size: int | None, progress: ProgressFn | None,
+                      identity: str | Path | None = None) -> None:
     work_dir = path.parent
     if uncompressed_size:
         free = shutil.disk_usage(work_dir).free
@@ -94,7 +104,7 @@ def _restore_parallel(db: Database, base: list[str], path: Path, compression: st
     try:
         # Held while the file exists: `backups prune` removes only partials nobody holds.
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        decompress_to(path, compression, fd, progress)
+        decompress_to(path, compression, fd, progress, identity)
         _add_offsets(tmp)
         proc = db.tool([*base, "-j", str(jobs), str(tmp)], stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -119,7 +129,7 @@ def _add_offsets(archive: Path) -> None:
 
 
 def _stream_into(db: Database, argv: list[str], path: Path, compression: str,
-                 progress: ProgressFn | None, what: str) -> None:
+                 progress: ProgressFn | None, what: str, identity: str | Path | None = None) -> None:
     proc = db.tool(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err_chunks: list[bytes] = []
     drain = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
@@ -129,7 +139,7 @@ def _stream_into(db: Database, argv: list[str], path: Path, compression: str,
     d = Decompressor(compression)
     broken = False
     try:
-        with open(path, "rb") as f:
+        with open_payload(path, identity) as f:
             while block := f.read(CHUNK):
                 done += len(block)
                 data = d.decompress(block)

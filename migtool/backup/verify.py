@@ -6,6 +6,13 @@ server and compares tables and row counts with the manifest; the scratch databas
 
 The result is recorded atomically in `<name>.verified.json` (the manifest itself never changes).
 
+An encrypted backup (`.age`) is hashed as it is on disk (the checksum covers the encrypted file),
+then decrypted with the identity through age's pipe and checked like any other. Without an
+identity only the encrypted file is checked (checksum, size, age header) and a warning says the
+content was not: that is what a backup host that holds only the public keys can prove. A key that
+is not one of the recipients raises WrongIdentity (exit 1) and records nothing: it says nothing
+about the file.
+
 Two kinds of outcome, kept apart:
 - a verdict: a check of the file itself ran and passed or failed (checksum, compressed stream,
   archive, restored content). Recorded as `verdict: passed|failed` (and `ok`).
@@ -28,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from migtool import __version__
@@ -41,7 +49,8 @@ from migtool.backup.manifest import ManifestError, iso, parse_checksum_file
 from migtool.backup.restore import restore_backup
 from migtool.backup.tables import TABLES_SQL, compare_tables, count_sql, quote_ident, quote_literal
 from migtool.database import Database
-from migtool.errors import EnvironmentProblem, MigtoolError
+from migtool.encryption.age_stream import WrongIdentity, decrypted, identity_path, is_encrypted
+from migtool.errors import CheckFailed, EnvironmentProblem, MigtoolError
 
 ProgressFn = Callable[[int, int], None]
 
@@ -110,11 +119,13 @@ class VerifyReport:
 
 
 def verify_backup(backup: LocalBackup, db: Database | None, restore_test: bool = False,
-                  progress: ProgressFn | None = None, record: bool = True) -> VerifyReport:
+                  progress: ProgressFn | None = None, record: bool = True,
+                  identity: str | Path | None = None) -> VerifyReport:
     """Check `backup`; returns the verdict (report.ok). Raises CouldNotCheck when a check could not
-    run: then the record keeps its previous verdict and only notes the attempt."""
+    run: then the record keeps its previous verdict and only notes the attempt. `identity`: the age
+    key file for an encrypted backup."""
     try:
-        report = _run_checks(backup, db, restore_test, progress)
+        report = _run_checks(backup, db, restore_test, progress, identity)
     except CouldNotCheck as exc:
         if record:
             record_outage(backup, exc.message)
@@ -125,7 +136,7 @@ def verify_backup(backup: LocalBackup, db: Database | None, restore_test: bool =
 
 
 def _run_checks(backup: LocalBackup, db: Database | None, restore_test: bool,
-                progress: ProgressFn | None) -> VerifyReport:
+                progress: ProgressFn | None, identity: str | Path | None = None) -> VerifyReport:
     t0 = time.monotonic()
     report = VerifyReport(backup.filename)
     manifest = backup.manifest
@@ -148,7 +159,12 @@ def _run_checks(backup: LocalBackup, db: Database | None, restore_test: bool,
         report.checks.append(Check("format", False, f"the manifest says {manifest.format}/{manifest.compression}, "
                                                     f"the name says {fmt}/{compression}"))
 
-    sha256, not_judged = _read_through(backup, db, fmt, compression, report, progress)
+    if backup.name.encrypted:
+        if identity is not None or restore_test:
+            identity_path(identity, backup.filename)  # no usable key: ConfigError before any work
+        sha256, not_judged = _read_through_encrypted(backup, db, fmt, compression, report, progress, identity)
+    else:
+        sha256, not_judged = _read_through(backup, db, fmt, compression, report, progress)
     report.sha256 = sha256
     expected = manifest.sha256 if manifest else expected_from_file
     if expected is None:
@@ -170,7 +186,7 @@ def _run_checks(backup: LocalBackup, db: Database | None, restore_test: bool,
         elif db is None:
             raise MigtoolError("a restore test needs a database connection")
         else:
-            _restore_test(backup, db, report)
+            _restore_test(backup, db, report, identity)
     report.seconds = time.monotonic() - t0
     return report
 
@@ -211,6 +227,75 @@ def _checksum_file(backup: LocalBackup, report: VerifyReport) -> str | None:
         return None
     report.checks.append(Check("checksum file", True, cpath.name))
     return value
+
+
+def _hash_file(backup: LocalBackup, progress: ProgressFn | None) -> str:
+    hasher = hashlib.sha256()
+    done = 0
+    try:
+        with open(backup.path, "rb") as f:
+            while block := f.read(CHUNK):
+                hasher.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, backup.size)
+    except OSError as exc:
+        raise CouldNotCheck(f"could not check: cannot read {backup.path}: {exc.strerror or exc}",
+                            hint="check the file's permissions and the disk, then verify again") from None
+    return hasher.hexdigest()
+
+
+def _read_through_encrypted(backup: LocalBackup, db: Database | None, fmt: str, compression: str,
+                            report: VerifyReport, progress: ProgressFn | None,
+                            identity: str | Path | None) -> tuple[str, str | None]:
+    """Hash the encrypted file, then (with an identity) decrypt, decompress and check the dump."""
+    sha256 = _hash_file(backup, progress)
+    try:
+        header = is_encrypted(backup.path)
+    except OSError as exc:
+        raise CouldNotCheck(f"could not check: cannot read {backup.path}: {exc.strerror or exc}") from None
+    report.checks.append(Check("age header", header, "an age file" if header else
+                               "the file does not start with an age header (not encrypted, or damaged)"))
+    if not header:
+        return sha256, None
+    if identity is None:
+        report.warnings.append("encrypted backup checked without its identity: checksum, size and age header "
+                               "only, not the dump inside (set MIGTOOL_AGE_IDENTITY or pass --identity)")
+        return sha256, None
+    d = Decompressor(compression)
+    content = _SqlTrailer() if fmt == "sql" else _PgRestoreReader(db)
+    stream_error: str | None = None
+    try:
+        try:
+            with decrypted(backup.path, identity) as plain:
+                while block := plain.read(CHUNK):
+                    if stream_error is None:
+                        try:
+                            data = d.decompress(block)
+                        except Corrupt as exc:
+                            stream_error = exc.message
+                        else:
+                            if data:
+                                content.feed(data)
+        except WrongIdentity:
+            raise
+        except CheckFailed as exc:  # age refused the file itself: damaged header or body
+            report.checks.append(Check("decrypts", False, exc.message))
+            return sha256, None
+        report.checks.append(Check("decrypts", True, "age stream authenticated to its end"))
+        if stream_error is None:
+            try:
+                d.finish()
+            except Truncated as exc:
+                stream_error = exc.message
+        report.checks.append(Check("decompresses", stream_error is None, stream_error or f"{compression} stream complete"))
+        ok, detail = content.close(complete_stream=stream_error is None)
+        if ok is None:
+            return sha256, detail
+        report.checks.append(Check("complete dump", ok, detail))
+    finally:
+        content.abort()
+    return sha256, None
 
 
 def _read_through(backup: LocalBackup, db: Database | None, fmt: str, compression: str,
@@ -370,7 +455,8 @@ def _outage_or(exc: MigtoolError, what: str) -> CouldNotCheck | None:
     return None
 
 
-def _restore_test(backup: LocalBackup, db: Database, report: VerifyReport) -> None:
+def _restore_test(backup: LocalBackup, db: Database, report: VerifyReport,
+                  identity: str | Path | None = None) -> None:
     manifest = backup.manifest
     assert manifest is not None
     scratch = scratch_name()
@@ -392,7 +478,8 @@ def _restore_test(backup: LocalBackup, db: Database, report: VerifyReport) -> No
             target = db.with_database(scratch)
             try:
                 seconds = restore_backup(target, backup.path, fmt=manifest.format, compression=manifest.compression,
-                                         jobs=2, no_owner=True, uncompressed_size=manifest.uncompressed_size)
+                                         jobs=2, no_owner=True, uncompressed_size=manifest.uncompressed_size,
+                                         identity=identity)
             except MigtoolError as exc:
                 outage = _outage_or(exc, "the restore test could not run")
                 if outage is not None:

@@ -53,10 +53,13 @@ def run(args, config) -> int:
         compression=args.compression or config.backup_compression,
         target=config.target,
         migrations_dir=config.migrations_dir,
+        recipients=config.encryption.recipients if config.encryption else (),
     )
     db = open_database(config)
     if not args.json:
-        output.info(f"backing up {db.describe()} ({request.format}, {request.compression}) into {config.backup_dir}")
+        encrypted = f", encrypted for {len(request.recipients)} age recipient(s)" if request.recipients else ""
+        output.info(f"backing up {db.describe()} ({request.format}, {request.compression}{encrypted}) "
+                    f"into {config.backup_dir}")
     with ByteProgress("dumping") as bar:
         def show(p):
             if p.phase == "dumping":

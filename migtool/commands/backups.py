@@ -7,7 +7,9 @@
 
 verify exits 1 when the backup is bad (truncated, corrupt, wrong checksum, missing manifest), and 3
 when it could not check (docker or the database down, no scratch database, no disk space): then
-the previous verdict stays as it was.
+the previous verdict stays as it was. An encrypted backup (.age) is decrypted with --identity FILE
+or $MIGTOOL_AGE_IDENTITY (exit 2 without one; exit 1, nothing recorded, for a key that is not one of
+its recipients); --no-identity checks only the encrypted file (checksum, size, age header).
 
 prune shows what it will delete, then asks on a terminal; scripts pass --yes (without a terminal
 and without --yes it refuses, exit 1). --dry-run only shows. Failed backups never count toward
@@ -37,6 +39,11 @@ def add_arguments(parser) -> None:
     p.add_argument("name", metavar="NAME", help="backup file name, path, or `latest`")
     p.add_argument("--restore-test", action="store_true",
                    help="also restore into a scratch database on the same server and compare row counts")
+    key = p.add_mutually_exclusive_group()
+    key.add_argument("--identity", metavar="FILE",
+                     help="age private key file for an encrypted backup (default: $MIGTOOL_AGE_IDENTITY)")
+    key.add_argument("--no-identity", action="store_true",
+                     help="encrypted backup: check only the encrypted file, not the dump inside")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = sub.add_parser("prune", parents=[common], help="delete backups beyond keep_last/keep_days")
     p.add_argument("--dry-run", action="store_true", help="only show what would be deleted")
@@ -188,8 +195,14 @@ def _verify(args, config) -> int:
     from migtool.backup import catalog
     from migtool.backup.display import ByteProgress
     from migtool.backup.verify import CouldNotCheck, record_outage, verify_backup
+    from migtool.encryption.payload import require_identity
 
     backup = catalog.resolve(config.backup_dir, args.name)
+    identity = None
+    if not args.no_identity:
+        identity = require_identity(backup.path, args.identity or config.age_identity)
+    elif args.restore_test:
+        raise ConfigError("--restore-test needs the identity to decrypt the backup", hint="drop --no-identity")
     try:
         try:
             db = _tool_database(config, needed=args.restore_test or backup.name.format == "custom")
@@ -200,7 +213,7 @@ def _verify(args, config) -> int:
             raise ConfigError("a restore test needs the database: set DATABASE_URL or use the compose target")
         with ByteProgress("verifying", total=backup.size, enabled=not args.json) as bar:
             report = verify_backup(backup, db, restore_test=args.restore_test,
-                                   progress=lambda done, total: bar.update(done))
+                                   progress=lambda done, total: bar.update(done), identity=identity)
     except CouldNotCheck as exc:
         previous = {True: "passed", False: "failed", None: "none"}[backup.verified_ok]
         if args.json:

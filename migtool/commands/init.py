@@ -89,7 +89,12 @@ def run(args, config) -> int:
         raise CheckFailed(f"{path} appeared while we were looking: not overwriting it",
                           hint="migtool init --force") from None
     except OSError as exc:
-        raise MigtoolError(f"cannot write {path}: {exc.strerror}", hint="check the folder's permissions",
+        import errno
+
+        hint = {errno.ENOSPC: "free some disk space, then run it again (nothing was written)",
+                errno.EISDIR: f"{path.name} is a folder: move it away, then run it again"}.get(
+                    exc.errno, "check the folder's permissions")
+        raise MigtoolError(f"cannot write {path}: {exc.strerror}", hint=hint,
                            exit_code=ExitCode.ENVIRONMENT) from None
     output.out().print(f"wrote {escape(str(path))}: edit any guess marked 'check this'")
 

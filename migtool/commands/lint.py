@@ -1,10 +1,13 @@
 """Find migration statements that break expand/contract or lock production, and print the safe way.
 
 PATH may be a migration.sql (or any .sql file), one Prisma migration folder, or a migrations folder
-(<timestamp>_<name>/migration.sql inside). Without PATH: the pending migrations of the configured
-project (the database says which); if the database cannot be reached, every migration in the
-migrations folder, each judged on its own. Files are linted in order; a table created by an
-earlier one counts as new.
+(<timestamp>_<name>/migration.sql inside). Files are linted in apply order. What counts as existing
+(used by the running release, so changing it can break or lock it) is said in the summary:
+- `existing: applied in database` (no PATH and the database answers, or --db): applied migrations
+  are existing; the pending ones deploy together, so a table made by an earlier pending one is new;
+- `existing: earlier migrations` (PATHs, or no database): each migration is its own release, so
+  objects from earlier migrations are existing and only those of the same migration are new;
+- `existing: before these files` (--together): the PATHs deploy at once.
 
 Suppress a finding with a comment directly above the statement (or at the top of the file,
 followed by a blank line, for the whole file); the reason is required:
@@ -19,7 +22,7 @@ import argparse
 import os
 from pathlib import Path
 
-FORMATS = ("text", "json", "github", "sarif")
+FORMATS = ("text", "json", "github", "sarif", "gitlab")  # gitlab (issue 15): migtool/gitlab_codequality.py
 FALLBACK_PG_VERSION = 15
 
 
@@ -37,7 +40,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="migration files or folders (default: the pending migrations)")
     parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="text (default), json, github (workflow annotations) or sarif (code scanning)")
+                        help="text (default), json, github (workflow annotations), sarif (code scanning) or "
+                             "gitlab (Code Quality report)")
     parser.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
     parser.add_argument("--fail-on", choices=("danger", "warning", "advice"), default="warning",
                         help="lowest severity that makes the exit code 1 (default: warning)")
@@ -45,6 +49,17 @@ def add_arguments(parser) -> None:
                         help="PostgreSQL major version the migrations run on (default: pg_version from the "
                              "config, else the server's when no PATH is given, else 15)")
     parser.add_argument("--list-rules", action="store_true", help="list every rule id with its severity and exit")
+    # --changed-since (issue 15): the git logic lives in migtool/gitchanges.py
+    parser.add_argument("--changed-since", metavar="REF",
+                        help="lint only the migrations added or modified since REF (a pull request's base, e.g. "
+                             "origin/main); changing a merged migration is an edited-applied-migration finding")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--together", action="store_true",
+                      help="the PATHs deploy at once: objects made by an earlier one are new for the later ones "
+                           "(default: each migration is its own release)")
+    mode.add_argument("--db", action="store_true",
+                      help="ask the database which of the PATHs are applied (existing) and lint the pending ones "
+                           "as one deploy (the default without PATH)")
 
 
 def _display_path(path: Path, cwd: str | None = None) -> Path:
@@ -90,6 +105,25 @@ def _project_migrations(config) -> tuple[list[Path], list[Path], bool]:
         return [], [], True
     applied = [d / SCRIPT for d in migration_dirs(folder, before=pending[0].name)]
     return [d / SCRIPT for d in pending], applied, True
+
+
+def _database_configured(config) -> bool:
+    """Whether a database is set up for this project (so asking it is worth a try with PATHs)."""
+    if config.target == "direct":
+        return config.database_url is not None
+    return all(Path(f).is_file() for f in config.compose_file)
+
+
+def _applied_names(config, files: list[Path]) -> set[str]:
+    """Names of the migrations the database has applied. Raises EnvironmentProblem when unreachable."""
+    from migtool.database import open_database
+    from migtool.lint.discover import SCRIPT
+    from migtool.migration_status import State, read_status
+
+    # The folder the PATHs are in (Prisma layout), else the configured one.
+    folder = files[0].parent.parent if files and files[0].name == SCRIPT else Path(config.migrations_dir)
+    report = read_status(open_database(config), folder)
+    return {m.name for m in report.with_state(State.APPLIED, State.MODIFIED)}
 
 
 def _server_major_version(config) -> int | None:
@@ -149,6 +183,10 @@ def _print_text(report, fail_on: str) -> None:
             for i, line in enumerate(fix_lines):
                 lead = "[green]fix:[/green] " if i == 0 else "     "
                 console.print(f"      {lead}{escape(line)}")
+            if f.data:
+                # A data check (issue 17) brings its own sentence; other facts print as key=value.
+                facts = f.data["text"] if "text" in f.data else ", ".join(f"{k}={v}" for k, v in f.data.items())
+                console.print(f"      [cyan]data:[/cyan] {escape(facts)}")
         console.print()
     s = report.summary()
     parts = [f"{s['danger']} danger", f"{s['warning']} warning", f"{s['advice']} advice"]
@@ -161,7 +199,36 @@ def _print_text(report, fail_on: str) -> None:
         verdict = f"[green]passes[/green] (--fail-on {fail_on})"
     else:
         verdict = "[green]no problems found[/green]"
-    output.err().print(f"{files} linted (PostgreSQL {report.pg_version}): {', '.join(parts)}: {verdict}")
+    existing = f"; existing: {report.existing}" if report.existing else ""
+    output.err().print(f"{files} linted (PostgreSQL {report.pg_version}{existing}): {', '.join(parts)}: {verdict}")
+
+
+def _plan(args, config) -> tuple[list[Path], list[Path], str, bool]:
+    """(files to lint, migrations applied before them, what counts as existing, database reachable)."""
+    from migtool import output
+    from migtool.lint.discover import applied_before, expand_paths
+    from migtool.lint.engine import APPLIED, EARLIER, TOGETHER
+
+    if not args.paths:
+        if args.together:
+            from migtool.errors import ConfigError
+
+            raise ConfigError("--together needs PATHs", hint="migtool lint --together prisma/migrations/2025*")
+        files, applied, reachable = _project_migrations(config)
+        if not files and reachable:
+            output.info("no pending migrations: nothing to lint")
+        return files, applied, APPLIED if reachable else EARLIER, reachable
+    files = expand_paths([Path(p) for p in args.paths])
+    if not files:
+        output.warn(f"no migration files in {', '.join(args.paths)}")
+    applied = applied_before(files)
+    if args.db:
+        # Raises EnvironmentProblem (exit 3) when the database does not answer: --db asked for it.
+        done = _applied_names(config, files)
+        applied_given = [f for f in files if f.parent.name in done]
+        files = [f for f in files if f.parent.name not in done]
+        return files, applied + applied_given, APPLIED, True
+    return files, applied, TOGETHER if args.together else EARLIER, False
 
 
 def run(args, config) -> int:
@@ -169,27 +236,34 @@ def run(args, config) -> int:
         _print_rules(args.format)
         return 0
 
-    from migtool import output
     from migtool.lint import lint_files
-    from migtool.lint.discover import applied_before, expand_paths
 
+    # --changed-since (issue 15): git says which files; see migtool/gitchanges.py
+    changed = None
+    if getattr(args, "changed_since", None):
+        from migtool.gitchanges import plan_for_lint
+
+        changed = plan_for_lint(args, config)
+    files, applied, existing, reachable = changed.plan if changed else _plan(args, config)
     pg_version = args.pg_version or config.pg_version
-    isolated = False
-    if args.paths:
-        files = expand_paths([Path(p) for p in args.paths])
-        applied = applied_before(files)
-        if not files:
-            output.warn(f"no migration files in {', '.join(args.paths)}")
-    else:
-        files, applied, reachable = _project_migrations(config)
-        isolated = not reachable
-        if not files and reachable:
-            output.info("no pending migrations: nothing to lint")
-        if pg_version is None and reachable:
-            pg_version = _server_major_version(config)
+    if pg_version is None and (reachable or (args.paths and _database_configured(config))):
+        pg_version = _server_major_version(config)
     cwd = os.getcwd()
     report = lint_files([_display_path(p, cwd) for p in files], pg_version or FALLBACK_PG_VERSION, applied=applied,
-                        isolated=isolated)
+                        existing=existing)
+    if changed:  # --changed-since (issue 15)
+        changed.add_findings(report)
+    # Data-aware checks (row counts and sizes from a reachable database) attach Finding.data here.
+    if reachable and report.files:  # issue 17: migtool/datacheck/ (the database is reachable, or --db)
+        from migtool.datacheck import add_to_lint_report
+
+        add_to_lint_report(report, config, pending=True)
+    _emit(report, args)
+    return 1 if report.fails(args.fail_on) else 0
+
+
+def _emit(report, args) -> None:
+    from migtool import output
 
     if args.format == "json":
         output.print_json(report.to_dict())
@@ -205,6 +279,9 @@ def run(args, config) -> int:
         from migtool.lint.formats import to_sarif
 
         output.print_json(to_sarif(report, Path.cwd(), __version__))
+    elif args.format == "gitlab":  # issue 15
+        from migtool.gitlab_codequality import to_gitlab
+
+        output.print_json(to_gitlab(report))
     else:
         _print_text(report, args.fail_on)
-    return 1 if report.fails(args.fail_on) else 0

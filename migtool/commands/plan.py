@@ -244,6 +244,9 @@ def run(args, config) -> int:
         raise
     label_migrations(plan)
     migrations_dir = Path(config.migrations_dir)
+    if not migrations_dir.is_dir():  # a typo in --migrations-dir: the folders would not sort after the real ones
+        output.warn(f"no migrations folder at {_shown(migrations_dir)}: the new folders are not timestamped after "
+                    "existing migrations; pass --migrations-dir DIR if you have some")
     out = Path(args.out) if args.out else default_out(config, plan)
     assign_folders(plan, migrations_dir, out, datetime.now(UTC))
     markdown = render_markdown(plan, _shown(out), _shown(migrations_dir))

@@ -10,6 +10,9 @@ S3. --clean loads the backup into a new database beside the target, compares its
 counts with the manifest, then swaps names; the previous database is kept as
 <db>_before_restore_<stamp>. Without --clean the restore runs in one transaction: all or nothing.
 On a terminal you confirm by typing the database's name; elsewhere --yes is required.
+An encrypted backup (.age) is decrypted with --identity FILE or $MIGTOOL_AGE_IDENTITY (the key file
+is read by age, never by migtool); without one it is refused (exit 2), a key that is not one of its
+recipients too (exit 1): nothing is touched either way.
 Without Python: scripts/restore/postgres-restore.sh BACKUP -c (same behaviour).
 """
 
@@ -26,6 +29,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--target-db", metavar="NAME", help="restore into this database (default: the configured one)")
     parser.add_argument("--from-s3", action="store_true", help="download BACKUP from S3 (checksummed) first")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="pg_restore jobs (default: the CPU count)")
+    parser.add_argument("--identity", metavar="FILE",
+                        help="age private key file for an encrypted (.age) backup (default: $MIGTOOL_AGE_IDENTITY)")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
@@ -33,7 +38,7 @@ def run(args, config) -> int:
     from migtool.restore.restore import RestoreRequest, run_restore
 
     req = RestoreRequest(backup=args.backup, clean=args.clean, yes=args.yes, target_db=args.target_db,
-                         from_s3=args.from_s3, jobs=args.jobs)
+                         from_s3=args.from_s3, jobs=args.jobs, identity=args.identity)
     outcome = run_restore(config, req)
     if args.json:
         output.print_json(outcome.__dict__)

@@ -34,6 +34,8 @@ def add_arguments(parser) -> None:
                              "itself when the server lacks room)")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="pg_restore jobs (default: the CPU count)")
+    parser.add_argument("--identity", metavar="FILE",
+                        help="age private key file for an encrypted backup (default: $MIGTOOL_AGE_IDENTITY)")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
@@ -52,7 +54,7 @@ def run(args, config) -> int:
                               hint="migtool backups list")
         outcome = run_rollback(config, RollbackRequest(to=args.to, before=args.before, yes=args.yes,
                                                        stop_first=args.stop_first, in_place=args.in_place,
-                                                       jobs=args.jobs))
+                                                       jobs=args.jobs, identity=args.identity))
     if args.json:
         output.print_json(outcome.to_json())
         return 0

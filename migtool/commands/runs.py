@@ -32,7 +32,7 @@ def run(args, config) -> int:
         result = str(r.get("result") or "?")
         style = STYLES.get(result, "red")
         backup = (r.get("backup") or {}).get("name", "") if isinstance(r.get("backup"), dict) else ""
-        pending = r.get("pending") or []
+        pending = r.get("pending") if isinstance(r.get("pending"), list) else []  # a hand-edited record
         table.add_row(escape(str(r.get("run_id", "?"))), escape(str(r.get("started_at", ""))[:19].replace("T", " ")),
                       f"{r.get('seconds', 0):.1f}" if isinstance(r.get("seconds"), int | float) else "",
                       f"[{style}]{escape(result)}[/{style}]", str(r.get("exit_code", "")),

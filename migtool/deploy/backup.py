@@ -39,11 +39,13 @@ def take_verified_backup(db: Database, config: Config, run_id: str, pending: lis
     check_backup_space(config, database_size(db))
     request = BackupRequest(backup_dir=config.backup_dir, reason=PIN_REASON, format=config.backup_format,
                             compression=config.backup_compression, target=config.target,
-                            migrations_dir=config.migrations_dir)
+                            migrations_dir=config.migrations_dir,
+                            recipients=config.encryption.recipients if config.encryption else ())
     result = create_backup(db, request)
     # Pinned before it is verified: a backup that a failed check leaves behind is still not pruned.
     set_pinned(result.path, True, reason=f"{PIN_REASON} {run_id}: before {', '.join(pending)}")
-    report = verify_backup(load(result.path), db)
+    # Encrypted and no identity on this host: the encrypted file is checked, with a warning.
+    report = verify_backup(load(result.path), db, identity=config.age_identity)
     if not report.ok:
         raise CheckFailed(f"the backup {result.path.name} failed verification: {'; '.join(report.problems)}; "
                           "nothing was migrated", hint=f"migtool backups verify {result.path.name}")

@@ -107,6 +107,16 @@ class AgeEncryptor:
         return ""
 
 
+class WrongIdentity(CheckFailed):
+    """The identity is a readable key, but not one of the file's recipients (exit 1). Says nothing
+    about the file itself, so `backups verify` records no verdict for it."""
+
+
+def identity_path(identity: str | Path | None, what: str) -> Path:
+    """The identity file to decrypt `what` with; ConfigError (exit 2) when none is given or it is missing."""
+    return _identity_path(identity, what)
+
+
 def _identity_path(identity: str | Path | None, what: str) -> Path:
     if identity is None or str(identity) == "":
         raise ConfigError(f"{what} is encrypted: an age identity (private key file) is needed to read it",
@@ -153,7 +163,7 @@ class _Plaintext:
 def _decrypt_error(path: Path, stderr: str) -> CheckFailed:
     text = stderr.lower()
     if "no identity matched" in text:
-        return CheckFailed(f"{path.name}: the age identity does not match this backup's recipients",
+        return WrongIdentity(f"{path.name}: the age identity does not match this backup's recipients",
                            hint="use the private key that belongs to one of the recipients in its manifest")
     if "header" in text or "not an age file" in text or "unknown format" in text:
         return CheckFailed(f"{path.name}: not a readable age file ({stderr[:200]})",

@@ -58,7 +58,8 @@ class Service:
 
     @property
     def healthcheck(self) -> str:
-        return _text((self.spec.get("healthcheck") or {}).get("test"))
+        check = self.spec.get("healthcheck")
+        return _text(check.get("test")) if isinstance(check, dict) else ""
 
     @property
     def environment(self) -> dict[str, str]:
@@ -69,6 +70,8 @@ class Service:
                 key, _, value = str(item).partition("=")
                 out[key] = value
             return out
+        if not isinstance(env, dict):  # a malformed file: compose would refuse it; we guess without it
+            return {}
         return {str(k): "" if v is None else str(v) for k, v in env.items()}
 
     @property
@@ -124,7 +127,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines of a dotenv file (values are only used to resolve images, never shown)."""
     values: dict[str, str] = {}
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return values
     for line in text.splitlines():
@@ -146,10 +149,14 @@ def load_services(files: list[Path]) -> dict[str, Service]:
     for path in files:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read compose file {path}: {exc}",
                               hint="fix the file, or run `migtool init` where the right compose file is") from None
         services = data.get("services") if isinstance(data, dict) else None
+        if services is not None and not isinstance(services, dict):
+            raise ConfigError(f"compose file {path}: `services` must be a mapping of service names, "
+                              f"not a {type(services).__name__}",
+                              hint="fix the file, or run `migtool init` where the right compose file is")
         for name, spec in (services or {}).items():
             if isinstance(spec, dict):
                 merged.setdefault(str(name), {}).update(spec)

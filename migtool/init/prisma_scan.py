@@ -49,7 +49,10 @@ def package_scripts(root: Path) -> dict[str, str]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        for name, command in (data.get("scripts") or {}).items():
+        found = data.get("scripts") if isinstance(data, dict) else None
+        if not isinstance(found, dict):  # not npm's shape: no scripts to learn from
+            continue
+        for name, command in found.items():
             scripts.setdefault(str(name), str(command))
     return scripts
 

@@ -39,20 +39,30 @@ def _extension_path() -> str | None:
     return None
 
 
-def _load_fast_parser() -> Parser | None:
+def _bind(call: str, free: str, result: type[ctypes.Structure]) -> tuple[Callable, Callable] | None:
+    """`call(const char *) -> result` and its `free(result)` from libpg_query's C API in pglast's
+    extension, or None if the extension or either symbol is missing."""
     path = _extension_path()
     if path is None:
         return None
     try:
         lib = ctypes.CDLL(path)
-        pg_query_parse = lib.pg_query_parse
-        free_result = lib.pg_query_free_parse_result
+        call_fn = getattr(lib, call)
+        free_fn = getattr(lib, free)
     except (OSError, AttributeError):
         return None
-    pg_query_parse.argtypes = [ctypes.c_char_p]
-    pg_query_parse.restype = _ParseResult
-    free_result.argtypes = [_ParseResult]
-    free_result.restype = None
+    call_fn.argtypes = [ctypes.c_char_p]
+    call_fn.restype = result
+    free_fn.argtypes = [result]
+    free_fn.restype = None
+    return call_fn, free_fn
+
+
+def _load_fast_parser() -> Parser | None:
+    bound = _bind("pg_query_parse", "pg_query_free_parse_result", _ParseResult)
+    if bound is None:
+        return None
+    pg_query_parse, free_result = bound
 
     def parse(data: bytes) -> bytes | None:
         result = pg_query_parse(data)
@@ -116,29 +126,13 @@ _splitter = None
 _splitter_loaded = False
 
 
-def _load_splitter():
-    path = _extension_path()
-    if path is None:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-        split = lib.pg_query_split_with_scanner
-        free = lib.pg_query_free_split_result
-    except (OSError, AttributeError):
-        return None
-    split.argtypes = [ctypes.c_char_p]
-    split.restype = _SplitResult
-    free.argtypes = [_SplitResult]
-    free.restype = None
-    return split, free
-
-
 def statement_starts(data: bytes) -> list[int] | None:
     """Byte offsets where each statement starts, from libpg_query's scanner (quotes, dollar quotes
     and comments understood; no parse tree built), or None if the scanner is unavailable or fails."""
     global _splitter, _splitter_loaded
     if not _splitter_loaded:
-        _splitter, _splitter_loaded = _load_splitter(), True
+        _splitter = _bind("pg_query_split_with_scanner", "pg_query_free_split_result", _SplitResult)
+        _splitter_loaded = True
     if _splitter is None or b"\x00" in data:
         return None
     split, free = _splitter
@@ -159,29 +153,13 @@ _plpgsql = None
 _plpgsql_loaded = False
 
 
-def _load_plpgsql():
-    path = _extension_path()
-    if path is None:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-        parse = lib.pg_query_parse_plpgsql
-        free = lib.pg_query_free_plpgsql_parse_result
-    except (OSError, AttributeError):
-        return None
-    parse.argtypes = [ctypes.c_char_p]
-    parse.restype = _PlpgsqlResult
-    free.argtypes = [_PlpgsqlResult]
-    free.restype = None
-    return parse, free
-
-
 def parse_plpgsql_json(text: str) -> str:
     """The PL/pgSQL parse tree (JSON) of a DO or CREATE FUNCTION statement, as pglast's
     parse_plpgsql_json gives it, without importing pglast. Raises ParseFailure."""
     global _plpgsql, _plpgsql_loaded
     if not _plpgsql_loaded:
-        _plpgsql, _plpgsql_loaded = _load_plpgsql(), True
+        _plpgsql = _bind("pg_query_parse_plpgsql", "pg_query_free_plpgsql_parse_result", _PlpgsqlResult)
+        _plpgsql_loaded = True
     data = text.encode("utf-8")
     if _plpgsql is not None and b"\x00" not in data:
         parse, free = _plpgsql

@@ -170,6 +170,13 @@ class StatusReport:
         applied = self.with_state(State.APPLIED, State.MODIFIED, State.MISSING_LOCALLY)
         return applied[-1].name if applied else None
 
+    def out_of_order(self) -> list[MigrationStatus]:
+        """Migrations the next deploy applies although a newer one is applied already (a branch merged
+        late): Prisma runs them anyway, after the newer ones, in an order nobody tested."""
+        newest = max((m.name for m in self.with_state(State.APPLIED, State.MODIFIED, State.MISSING_LOCALLY)),
+                     default=None)
+        return [m for m in self.will_apply() if newest is not None and m.name < newest]
+
     def summary(self) -> dict[str, int]:
         counts = {str(s): 0 for s in State}
         for m in self.migrations:
@@ -191,6 +198,7 @@ class StatusReport:
             "has_migrations_table": self.has_table,
             "deploy_running": self.deploy_running,
             "problems": list(self.problems),
+            "out_of_order": [m.name for m in self.out_of_order()],
         }
 
 

@@ -8,7 +8,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from migtool.errors import CheckFailed
+from migtool.errors import CheckFailed, EnvironmentProblem
 from migtool.plan.model import Plan
 from migtool.plan.naming import timestamps
 
@@ -44,14 +44,29 @@ def write_plan(plan: Plan, out_dir: Path, markdown: str) -> list[Path]:
     if clashes:
         raise CheckFailed(f"{clashes[0]} already exists; nothing was written",
                           hint="choose another folder with --out DIR, or look at the plan first with --dry-run")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for m, folder in zip(plan.migrations, targets, strict=True):
-        folder.mkdir()
-        (folder / "migration.sql").write_text(m.sql, encoding="utf-8")
-        written.append(folder / "migration.sql")
+    written: list[Path] = []
+    created: list[Path] = []
     tmp = out_dir / f".{PLAN_FILE}.tmp{os.getpid()}"
-    tmp.write_text(markdown, encoding="utf-8")
-    os.replace(tmp, out_dir / PLAN_FILE)
+    made_out = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # folders we create, deepest first
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for m, folder in zip(plan.migrations, targets, strict=True):
+            folder.mkdir()
+            created.append(folder)
+            written.append(folder / "migration.sql")  # before writing: a full disk leaves it half-written
+            (folder / "migration.sql").write_text(m.sql, encoding="utf-8")
+        tmp.write_text(markdown, encoding="utf-8")
+        os.replace(tmp, out_dir / PLAN_FILE)
+    except OSError as exc:
+        # A full disk or an unwritable --out: take back what we made, so no half plan is left
+        # for someone to copy into the migrations folder.
+        for path in [tmp, *written, *reversed(created), *made_out]:
+            try:
+                path.rmdir() if path in created or path in made_out else path.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise EnvironmentProblem(f"cannot write the plan into {out_dir}: {exc.strerror or exc}; nothing was kept",
+                                 hint="choose a writable folder with --out DIR (or free some space), "
+                                      "or look at the plan with --dry-run") from None
     written.append(out_dir / PLAN_FILE)
     return written

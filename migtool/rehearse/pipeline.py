@@ -133,7 +133,8 @@ class Rehearsal:
         from migtool.backup.restore import restore_backup
 
         b = self.backup
-        seconds = restore_backup(self.copy, b.path, fmt=b.name.format, compression=b.name.compression, jobs=1)
+        seconds = restore_backup(self.copy, b.path, fmt=b.name.format, compression=b.name.compression, jobs=1,
+                                 identity=self.config.age_identity)
         self.before = _applied(self.copy)
         # The pre-migration state kept beside (a file-level copy, seconds even for large data): what the
         # rollback drill swaps back in, as a beside-and-swap rollback does.

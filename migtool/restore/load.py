@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from migtool.backup.catalog import LocalBackup
 from migtool.backup.display import ByteProgress
@@ -24,6 +25,7 @@ from migtool.backup.restore import restore_backup
 from migtool.backup.tables import TABLES_SQL, Comparison, compare_tables, count_sql
 from migtool.backup.verify import VerifyReport, verify_backup
 from migtool.database import ComposeDatabase, Database, DirectDatabase
+from migtool.encryption.payload import require_identity
 from migtool.errors import CheckFailed, MigtoolError
 
 SESSION_OPTIONS = "-c synchronous_commit=off"
@@ -70,20 +72,25 @@ def with_session_options(db: Database, options: str = SESSION_OPTIONS) -> Databa
     return db
 
 
-def prove_whole(backup: LocalBackup, db: Database, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+def prove_whole(backup: LocalBackup, db: Database, progress: Callable[[int, int], None] | None = None,
+                identity: str | Path | None = None) -> VerifyReport:
     """Checksum, size, the whole stream and the dump's completeness; CheckFailed before any database
-    is touched when anything is wrong."""
-    report = verify_backup(backup, db, progress=progress)
+    is touched when anything is wrong. An encrypted backup needs its identity (ConfigError, exit 2,
+    without one; WrongIdentity, exit 1, for a key that is not a recipient): a restore decrypts it
+    completely once here, so a wrong key or a damaged file stops before any database is touched."""
+    require_identity(backup.path, identity)
+    report = verify_backup(backup, db, progress=progress, identity=identity)
     if not report.ok:
         raise CheckFailed(f"refusing {backup.filename}: " + "; ".join(report.problems) + "; no database was touched",
                           hint="pick another backup: migtool backups list")
     return report
 
 
-def prove_whole_with_progress(backup: LocalBackup, db: Database, quiet: bool = False) -> VerifyReport:
+def prove_whole_with_progress(backup: LocalBackup, db: Database, quiet: bool = False,
+                              identity: str | Path | None = None) -> VerifyReport:
     """prove_whole with a progress bar (call it inside the step, so the step's line comes first)."""
     with ByteProgress("verifying", total=backup.size, enabled=not quiet) as bar:
-        return prove_whole(backup, db, lambda done, total: bar.update(done))
+        return prove_whole(backup, db, lambda done, total: bar.update(done), identity=identity)
 
 
 def choose_jobs(backup: LocalBackup, db: Database, wanted: int | None) -> tuple[int, str]:
@@ -114,7 +121,7 @@ class Loaded:
 
 def load_into(db: Database, backup: LocalBackup, *, jobs: int, single_transaction: bool = False,
               fast_commits: bool = True, progress: Callable[[int, int], None] | None = None,
-              on_activity: Callable[[str], None] | None = None) -> Loaded:
+              on_activity: Callable[[str], None] | None = None, identity: str | Path | None = None) -> Loaded:
     """Restore the (proven) backup into `db`, then compare tables and row counts with its manifest."""
     manifest = backup.manifest
     fmt, compression = backup.name.format, backup.name.compression
@@ -125,7 +132,7 @@ def load_into(db: Database, backup: LocalBackup, *, jobs: int, single_transactio
     try:
         seconds = restore_backup(tool_db, backup.path, fmt=fmt, compression=compression, jobs=jobs,
                                  uncompressed_size=manifest.uncompressed_size if manifest else None,
-                                 progress=progress, single_transaction=single_transaction)
+                                 progress=progress, single_transaction=single_transaction, identity=identity)
     finally:
         if watcher:
             watcher.stop()
@@ -133,7 +140,8 @@ def load_into(db: Database, backup: LocalBackup, *, jobs: int, single_transactio
     return Loaded(db.name, seconds, jobs, comparison)
 
 
-def load_with_progress(db: Database, backup: LocalBackup, jobs: int, single: bool, quiet: bool, run) -> Loaded:
+def load_with_progress(db: Database, backup: LocalBackup, jobs: int, single: bool, quiet: bool, run,
+                       identity: str | Path | None = None) -> Loaded:
     """load_into with a progress display (bytes read, what the server is doing, elapsed) and a step detail."""
     with ByteProgress("restoring", total=backup.size, enabled=not quiet) as bar:
         activity = {"now": ""}
@@ -144,7 +152,7 @@ def load_with_progress(db: Database, backup: LocalBackup, jobs: int, single: boo
 
         loaded = load_into(db, backup, jobs=jobs, single_transaction=single, fast_commits=not single,
                            progress=lambda done, total: bar.update(done, activity["now"]),
-                           on_activity=None if quiet else on_activity)
+                           on_activity=None if quiet else on_activity, identity=identity)
     run.detail(f"{loaded.seconds:.1f} s, {jobs} job(s)"
                + (f", {loaded.comparison.compared} row counts match the manifest" if loaded.comparison.compared else ""))
     return loaded

@@ -119,6 +119,12 @@ def _failed(argv: list[str], code: int, out: bytes) -> MigtoolError:
 
 def _native(db: Database, migrations_dir: Path, name: str, mode: str) -> None:
     check_resolvable(db, migrations_dir, name, mode)
+    if mode == "applied" and not read_status(db, migrations_dir).has_table:
+        # Prisma creates its table on first use; we only write rows into Prisma's own table.
+        raise CheckFailed(f"{db.describe()} has no _prisma_migrations table: nothing was ever applied by Prisma, "
+                          f"so there is no history to mark {name} applied in",
+                          hint=f"npx prisma migrate resolve --applied {name}  (creates the table), or apply the "
+                               "migrations: migtool deploy-migrate")
     table = qualified_table(db)
     lit = quote_literal(name)
     mark = (f"UPDATE {table} SET rolled_back_at = now() "

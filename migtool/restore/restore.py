@@ -20,7 +20,7 @@ from migtool.errors import CheckFailed
 from migtool.restore import server
 from migtool.restore.confirm import confirm, summary_rows
 from migtool.restore.load import analyze, choose_jobs, load_with_progress, prove_whole_with_progress
-from migtool.restore.source import locate
+from migtool.restore.source import latest_of, locate
 from migtool.steps import StepFailed, StepRunner
 
 
@@ -35,6 +35,7 @@ class RestoreRequest:
     quiet: bool = False
     ask: Any = None  # for tests: a function that answers the confirmation prompt
     interactive: bool | None = None
+    identity: str | None = None  # age key file for an encrypted backup (default: MIGTOOL_AGE_IDENTITY)
 
 
 @dataclass
@@ -75,13 +76,20 @@ def _run_restore(config: Config, req: RestoreRequest, db: Database | None = None
         backup = run.step("locate", locate, config, req.backup, req.from_s3, req.quiet)
         run.set("backup", backup.filename)
         db = db or open_database(config)
-        target = req.target_db or db.name
+        if req.backup == "latest" and not req.from_s3:  # the newest of this database, not of the folder
+            backup = latest_of(config.backup_dir, db.name)
+            run.set("backup", backup.filename)
+        target = db.name if req.target_db is None else req.target_db
+        server.check_target_name(target)
         live = db.with_database(target)
         admin = server.admin_of(live)
         run.set("database", target)
 
-        run.step("verify", prove_whole_with_progress, backup, db, req.quiet)
+        identity = req.identity or config.age_identity
+        run.step("verify", prove_whole_with_progress, backup, db, req.quiet, identity)
         exists = run.step("inspect", server.exists, admin, target)
+        if exists:
+            run.step("target", server.refuse_template, admin, target)
         run.state = f"database {target} is unchanged" if exists else "nothing was created"
         jobs, why = choose_jobs(backup, db, req.jobs) if req.clean else (1, "one transaction")
         version = admin.query("SELECT current_setting('server_version') AS v")[0]["v"]
@@ -111,7 +119,7 @@ def _run_restore(config: Config, req: RestoreRequest, db: Database | None = None
             if not exists:
                 server.create_like(admin, target, None)
                 mine["name"] = target
-            loaded = run.step("restore", load_with_progress, live, backup, 1, True, req.quiet, run)
+            loaded = run.step("restore", load_with_progress, live, backup, 1, True, req.quiet, run, identity)
             if not exists:  # an existing target had content of its own: counts would not match
                 run.step("check", _require_match, loaded, target)
             mine["name"] = None
@@ -127,7 +135,7 @@ def _run_restore(config: Config, req: RestoreRequest, db: Database | None = None
         server.create_like(admin, new, target if exists else None)
         mine["name"] = new
         beside = live.with_database(new)
-        loaded = run.step("restore", load_with_progress, beside, backup, jobs, False, req.quiet, run)
+        loaded = run.step("restore", load_with_progress, beside, backup, jobs, False, req.quiet, run, identity)
         run.step("check", _require_match, loaded, new)
         run.step("analyze", analyze, beside)
         kept = None

@@ -48,6 +48,7 @@ class RollbackRequest:
     quiet: bool = False
     ask: Any = None
     interactive: bool | None = None
+    identity: str | None = None  # age key file for an encrypted backup (default: MIGTOOL_AGE_IDENTITY)
 
 
 @dataclass
@@ -173,7 +174,8 @@ def _run_rollback(config: Config, req: RollbackRequest, db: Database | None = No
         backup = run.step("pick", _pick, config, req, target)
         run.set("backup", backup.filename)
         run.detail(backup.filename)
-        run.step("verify", prove_whole_with_progress, backup, db, req.quiet)
+        identity = req.identity or config.age_identity
+        run.step("verify", prove_whole_with_progress, backup, db, req.quiet, identity)
         if req.in_place:
             beside, why = False, "--in-place: stop the app, safety backup, restore in place"
             run.skip("room", "--in-place")
@@ -214,7 +216,7 @@ def _run_rollback(config: Config, req: RollbackRequest, db: Database | None = No
             if req.stop_first:
                 stop_app()
             run.state = f"database {target} unchanged" + ("; app stopped" if req.stop_first else "; app serving")
-            loaded = run.step("restore", _load, db.with_database(new), backup, jobs, req.quiet, run)
+            loaded = run.step("restore", _load, db.with_database(new), backup, jobs, req.quiet, run, identity)
             run.step("check", _require_match, loaded, new)
             run.step("analyze", analyze, db.with_database(new))
             if not req.stop_first:
@@ -231,7 +233,7 @@ def _run_rollback(config: Config, req: RollbackRequest, db: Database | None = No
             outcome.safety_backup = safety
             run.set("safety_backup", safety)
             run.state = f"database {target} being replaced in place; its state is in the safety backup {safety}"
-            run.step("restore in place", _in_place, db, admin, target, backup, jobs, req.quiet, run)
+            run.step("restore in place", _in_place, db, admin, target, backup, jobs, req.quiet, run, identity)
             run.state = f"rolled back to {backup.filename} in place; previous state in the safety backup {safety}"
 
         # The app starts before Prisma's history is repaired: the app does not read it, the next deploy
@@ -265,7 +267,7 @@ def _pick(config: Config, req: RollbackRequest, target: str) -> LocalBackup:
     if bool(req.to) == bool(req.before):
         raise ConfigError("say which backup: --to BACKUP or --before MIGRATION", hint="migtool backups list")
     if req.to:
-        return locate(config, req.to, quiet=req.quiet)
+        return locate(config, req.to, quiet=req.quiet, database=target)
     return pick_before(catalog.scan(config.backup_dir), req.before, target)
 
 
@@ -274,8 +276,8 @@ def _room(db: Database, admin: Database, target: str) -> tuple[bool, str]:
     return beside, why
 
 
-def _load(db: Database, backup: LocalBackup, jobs: int, quiet: bool, run: StepRunner):
-    return load_with_progress(db, backup, jobs, False, quiet, run)
+def _load(db: Database, backup: LocalBackup, jobs: int, quiet: bool, run: StepRunner, identity=None):
+    return load_with_progress(db, backup, jobs, False, quiet, run, identity)
 
 
 def _require_match(loaded, where: str) -> None:
@@ -289,12 +291,13 @@ def _safety_backup(config: Config, db: Database) -> str:
 
     result = create_backup(db, BackupRequest(backup_dir=config.backup_dir, reason="before-rollback",
                                              format="custom", compression="zstd", target=config.target,
-                                             migrations_dir=config.migrations_dir))
+                                             migrations_dir=config.migrations_dir,
+                                             recipients=config.encryption.recipients if config.encryption else ()))
     return result.path.name
 
 
 def _in_place(db: Database, admin: Database, target: str, backup: LocalBackup, jobs: int, quiet: bool,
-              run: StepRunner) -> None:
+              run: StepRunner, identity=None) -> None:
     """No room for a second copy: empty the database by recreating it (same owner and locale), then load."""
     holder = server.scratch_name(target, server.stamp())
     server.create_like(admin, holder, target)  # a template of the live one's settings, empty
@@ -304,7 +307,7 @@ def _in_place(db: Database, admin: Database, target: str, backup: LocalBackup, j
     except MigtoolError:
         server.drop(admin, holder)
         raise
-    loaded = _load(db, backup, jobs, quiet, run)
+    loaded = _load(db, backup, jobs, quiet, run, identity)
     _require_match(loaded, target)
     analyze(db)
 

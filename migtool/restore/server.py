@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from migtool.backup.tables import quote_ident, quote_literal
 from migtool.database import ComposeDatabase, Database, DirectDatabase
-from migtool.errors import CheckFailed, MigtoolError
+from migtool.errors import CheckFailed, ConfigError, MigtoolError
 
 NAME_MAX = 63  # PostgreSQL's identifier limit (bytes; our names are ASCII-safe parts + the db name)
 STAMP_FORMAT = "%Y%m%d%H%M%S"
@@ -87,6 +87,25 @@ def list_databases(admin: Database) -> list[str]:
 
 def exists(admin: Database, name: str) -> bool:
     return bool(admin.query(f"SELECT 1 AS x FROM pg_database WHERE datname = {quote_literal(name)}"))
+
+
+def check_target_name(name: str) -> None:
+    """PostgreSQL silently cuts a longer name to 63 bytes: we would report a database that is not
+    the one written to. An empty name is a typo, not "the configured database"."""
+    if not name:
+        raise ConfigError("the target database name is empty",
+                          hint="leave out --target-db to restore into the configured database")
+    if len(name.encode()) > NAME_MAX:
+        raise ConfigError(f"database name {name[:20]}... is {len(name.encode())} bytes: PostgreSQL keeps only "
+                          f"{NAME_MAX} and would use another name", hint="choose a shorter --target-db")
+
+
+def refuse_template(admin: Database, name: str) -> None:
+    """A restore into template1 would put the app's tables into every database created later."""
+    rows = admin.query(f"SELECT datistemplate AS is_template FROM pg_database WHERE datname = {quote_literal(name)}")
+    if rows and rows[0]["is_template"]:
+        raise CheckFailed(f"{name} is a template database: every new database is copied from it",
+                          hint="choose another --target-db (a new name is created for you)")
 
 
 def create_like(admin: Database, name: str, like: str | None) -> None:

@@ -12,8 +12,13 @@ from migtool.config import Config
 from migtool.errors import CheckFailed, ConfigError
 
 
-def locate(config: Config, ref: str, from_s3: bool = False, quiet: bool = False) -> LocalBackup:
+def locate(config: Config, ref: str, from_s3: bool = False, quiet: bool = False,
+           database: str | None = None) -> LocalBackup:
+    """`database`: what `latest` means, the newest backup of that database (a shared backup folder
+    holds other databases' backups too, and restoring one of those over this one is never meant)."""
     local_path = _local_candidate(config.backup_dir, ref)
+    if not from_s3 and ref == "latest" and database is not None:
+        return latest_of(config.backup_dir, database)
     if not from_s3 and (ref == "latest" or local_path.is_file()):
         return catalog.resolve(config.backup_dir, ref)
     if config.s3 is None:
@@ -22,6 +27,20 @@ def locate(config: Config, ref: str, from_s3: bool = False, quiet: bool = False)
                               hint="add `s3: {bucket: NAME}` to migtool.yaml, or set MIGTOOL_S3_BUCKET")
         raise CheckFailed(f"backup not found: {local_path}", hint="see `migtool backups list` (or --remote)")
     return download(config, ref, quiet)
+
+
+def latest_of(backup_dir: Path, database: str) -> LocalBackup:
+    backups = catalog.scan(backup_dir)
+    mine = [b for b in backups if (b.manifest.database == database if b.manifest
+                                   else b.name.database == naming.safe_database(database))]
+    if mine:
+        return mine[0]  # scan sorts newest first
+    if backups:
+        raise CheckFailed(f"no backups of {database} in {backup_dir}; the newest there is of another database: "
+                          f"{backups[0].filename}",
+                          hint="name the backup to restore (migtool backups list), or take one: "
+                               "migtool backup --reason manual")
+    raise CheckFailed(f"no backups in {backup_dir}", hint="take one: migtool backup --reason manual")
 
 
 def _local_candidate(backup_dir: Path, ref: str) -> Path:

@@ -29,7 +29,8 @@ def add_arguments(parser) -> None:
 
 
 def handles(args) -> bool:
-    return bool(getattr(args, "schedule", None) or getattr(args, "healthcheck", False))
+    # `--schedule ""` (an unset variable in a compose file) must not fall through to one backup.
+    return getattr(args, "schedule", None) is not None or bool(getattr(args, "healthcheck", False))
 
 
 def run(args, config) -> int:
@@ -61,6 +62,7 @@ def run(args, config) -> int:
         compression=args.compression or config.backup_compression,
         target=config.target,
         migrations_dir=config.migrations_dir,
+        recipients=config.encryption.recipients if config.encryption else (),
     )
 
     def say(line: str) -> None:

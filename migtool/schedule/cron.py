@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from migtool.errors import ConfigError
 
@@ -31,4 +31,10 @@ def parse(expr: str) -> Schedule:
         raise ConfigError(f"not a cron schedule: {expr!r}",
                           hint='migtool backup --schedule "0 3 * * *"   (minute hour day month weekday; '
                                'a 6th field is seconds)')
-    return Schedule(text)
+    schedule = Schedule(text)
+    try:  # valid fields can still name a date that never comes (`0 3 31 2 *`: February 31st)
+        schedule.period(datetime.now(UTC))
+    except Exception as exc:  # croniter's CroniterBadDateError and friends
+        raise ConfigError(f"the cron schedule {expr!r} never runs: {exc}",
+                          hint='check the day and month fields, e.g. migtool backup --schedule "0 3 * * *"') from None
+    return schedule

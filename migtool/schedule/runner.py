@@ -80,7 +80,7 @@ def run_once(config: Config, request, clock: Callable[[], datetime] = utcnow, up
         db = open_database(config)
         made = create_backup(db, request)
         result.backup = made.path.name
-        report = verify_backup(load(made.path), db)
+        report = verify_backup(load(made.path), db, identity=config.age_identity)
         if not report.ok:
             raise CheckFailed(f"backup {made.path.name} failed verification: {'; '.join(report.problems)}",
                               hint=f"migtool backups verify {made.path.name}")

@@ -11,7 +11,9 @@ Usage: postgres-backup.sh [options]
 Dump a database, compress it while streaming, and write it atomically as
   BACKUP_DIR/<db>-<UTC yyyymmddThhmmssZ>-<reason>.<dump.zst|dump.gz|sql.zst|sql.gz>
 with <name>.sha256 (check with `sha256sum -c`) and <name>.json (manifest) beside it.
-An interrupted or failed dump leaves no file behind.
+An interrupted or failed dump leaves no file behind. With age recipients the compressed stream is
+encrypted before it reaches the disk (name + .age; checksum and manifest cover the encrypted file):
+restore it with postgres-restore.sh --identity KEYFILE (or MIGTOOL_AGE_IDENTITY).
 
 Options:
   --reason TEXT          why (goes into the name; default: manual)
@@ -20,6 +22,8 @@ Options:
   --dir DIR              backup folder (default: $BACKUP_DIR or ./backups)
   --compose-file FILE    compose file (default: $COMPOSE_FILE or deploy/docker-compose.yml)
   --service NAME         postgres service name (default: postgres)
+  --recipient AGE1...    encrypt for this age public key (repeatable; default: $MIGTOOL_AGE_RECIPIENTS,
+                         comma-separated, as migtool reads it)
   -h, --help             this help
 
 Where the database is:
@@ -32,7 +36,7 @@ Exit status: 0 ok, 1 dump or write failed, 2 bad usage.
 EOF
 }
 
-die() { echo "postgres-backup: error: $*" >&2; exit "${2:-1}"; }
+die() { echo "postgres-backup: error: $1" >&2; exit "${2:-1}"; }
 
 reason=manual
 format=custom
@@ -40,6 +44,9 @@ compression=zstd
 dir=${BACKUP_DIR:-backups}
 compose_file=${COMPOSE_FILE:-deploy/docker-compose.yml}
 service=postgres
+recipients=()
+IFS=', ' read -r -a recipients <<<"${MIGTOOL_AGE_RECIPIENTS:-}"
+given_recipients=no
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -49,6 +56,10 @@ while [[ $# -gt 0 ]]; do
     --dir) [[ $# -ge 2 ]] || die "--dir needs a value" 2; dir=$2; shift 2 ;;
     --compose-file) [[ $# -ge 2 ]] || die "--compose-file needs a value" 2; compose_file=$2; shift 2 ;;
     --service) [[ $# -ge 2 ]] || die "--service needs a value" 2; service=$2; shift 2 ;;
+    --recipient)
+      [[ $# -ge 2 ]] || die "--recipient needs a value" 2
+      [[ $given_recipients == yes ]] || recipients=()  # flags replace the environment's list
+      given_recipients=yes; recipients+=("$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" 2 ;;
   esac
@@ -62,6 +73,21 @@ case $compression in
         if command -v pigz >/dev/null; then compress=(pigz -c -6); else compress=(gzip -c -6); fi ;;
   *) die "--compression must be zstd or gzip" 2 ;;
 esac
+encrypt=()
+recipients_json=""
+if [[ ${#recipients[@]} -gt 0 ]]; then
+  command -v age >/dev/null || die "age is not installed (apt-get install age), needed to encrypt for the recipients"
+  encrypt=(age --encrypt)
+  for r in "${recipients[@]}"; do
+    [[ $r =~ ^age1[02-9ac-hj-np-z]{58}$ ]] || die "not an age recipient: '$r' (a public key: age1...)" 2
+    encrypt+=(-r "$r")
+    recipients_json+="${recipients_json:+, }\"$r\""
+  done
+  ext=$ext.age
+fi
+encryption_line=""  # the manifest records who can decrypt (public keys only)
+[[ -n $recipients_json ]] && encryption_line=$'\n  "encryption": {"tool": "age", "recipients": ['"$recipients_json"']},'
+
 dump_opts=(--no-password)
 [[ $format == custom ]] && dump_opts+=(--format=custom --compress=0) || dump_opts+=(--format=plain)
 
@@ -197,7 +223,11 @@ done
 echo "postgres-backup: dumping $db_name ($format, $compression) into $dir/$name" >&2
 t0=$(date +%s.%N)
 set -m   # own process group, so a signal to this script can stop pg_dump and the compressor too
-( "${dump_cmd[@]}" < /dev/null | "${compress[@]}" > "$tmp" ) &
+if [[ ${#encrypt[@]} -gt 0 ]]; then
+  ( "${dump_cmd[@]}" < /dev/null | "${compress[@]}" | "${encrypt[@]}" > "$tmp" ) &
+else
+  ( "${dump_cmd[@]}" < /dev/null | "${compress[@]}" > "$tmp" ) &
+fi
 job=$!
 set +m
 wait "$job" || die "the dump failed (exit $?); no backup was written"
@@ -227,7 +257,7 @@ cat > "$tmp_manifest" <<EOF
   "row_counts": "none",
   "tables": [],
   "migrations": null,
-  "target": "$mode",
+  "target": "$mode",$encryption_line
   "created_by": "postgres-backup.sh"
 }
 EOF

@@ -8,10 +8,15 @@ umask 077
 
 usage() {
   cat <<'EOF'
-Usage: postgres-restore.sh BACKUP [-c] [--yes] [--target-db NAME] [--jobs N]
+Usage: postgres-restore.sh BACKUP [-c] [--yes] [--target-db NAME] [--jobs N] [--identity FILE]
 
 Restore a backup written by migtool or postgres-backup.sh:
-  .sql.gz  .sql.zst  .sql  .dump  .dump.zst  .dump.gz
+  .sql.gz  .sql.zst  .sql  .dump  .dump.zst  .dump.gz   (each may end in .age: encrypted)
+
+An encrypted backup (.age) is decrypted with the age CLI (apt-get install age) and the private key
+file in --identity FILE or $MIGTOOL_AGE_IDENTITY; without one it is refused (exit 2), with a key
+that is not one of its recipients too (exit 1). The plaintext only ever flows through pipes (and,
+for --jobs with -c, a private temp file that is removed afterwards).
 
 Before touching any database the backup is checked: BACKUP.sha256 when present (and the size in
 BACKUP.json), then the whole stream is decompressed and read to its end (pg_restore reads every
@@ -28,6 +33,7 @@ Options:
                        direct target with -c only: the archive is decompressed to a temp file)
   --compose-file FILE  compose file (default: $COMPOSE_FILE or deploy/docker-compose.yml)
   --service NAME       postgres service name (default: postgres)
+  --identity FILE      age private key file for a .age backup (default: $MIGTOOL_AGE_IDENTITY)
   -h, --help           this help
 
 Without -c the backup goes into the target in ONE transaction (ON_ERROR_STOP / --single-transaction):
@@ -44,7 +50,7 @@ EOF
 }
 
 say() { echo "postgres-restore: $*" >&2; }
-die() { echo "postgres-restore: error: $*" >&2; exit "${2:-1}"; }
+die() { echo "postgres-restore: error: $1" >&2; exit "${2:-1}"; }
 
 backup=""
 clean=no
@@ -53,6 +59,7 @@ target_db=""
 jobs=""
 compose_file=${COMPOSE_FILE:-deploy/docker-compose.yml}
 service=postgres
+identity=${MIGTOOL_AGE_IDENTITY:-}
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -62,6 +69,7 @@ while [[ $# -gt 0 ]]; do
     --jobs|-j) [[ $# -ge 2 ]] || die "--jobs needs a value" 2; jobs=$2; shift 2 ;;
     --compose-file) [[ $# -ge 2 ]] || die "--compose-file needs a value" 2; compose_file=$2; shift 2 ;;
     --service) [[ $# -ge 2 ]] || die "--service needs a value" 2; service=$2; shift 2 ;;
+    --identity) [[ $# -ge 2 ]] || die "--identity needs a value" 2; identity=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; [[ $# -eq 1 && -z $backup ]] || die "exactly one BACKUP" 2; backup=$1; shift ;;
     -*) usage >&2; die "unknown option: $1" 2 ;;
@@ -74,18 +82,42 @@ if [[ -z $jobs ]]; then jobs=$(nproc 2>/dev/null || echo 2); fi
 [[ -f $backup ]] || die "backup not found: $backup (list them: ls -lt backups/)"
 
 name=${backup##*/}
-case $name in
+inner=$name
+encrypted=no
+if [[ $name == *.age ]]; then encrypted=yes; inner=${name%.age}; fi
+case $inner in
   *.sql.gz) format=sql; decompress=(gzip -dc) ;;
   *.sql.zst) format=sql; decompress=(zstd -dcq) ;;
   *.sql) format=sql; decompress=(cat) ;;
   *.dump.gz) format=custom; decompress=(gzip -dc) ;;
   *.dump.zst) format=custom; decompress=(zstd -dcq) ;;
   *.dump) format=custom; decompress=(cat) ;;
-  *) die "cannot tell the format of $name (expected .sql.gz, .sql.zst, .sql, .dump, .dump.zst or .dump.gz)" 2 ;;
+  *) die "cannot tell the format of $name (expected .sql.gz, .sql.zst, .sql, .dump, .dump.zst or .dump.gz, optionally + .age)" 2 ;;
 esac
 if [[ ${decompress[0]} == gzip ]] && command -v pigz >/dev/null; then decompress=(pigz -dc); fi
 command -v "${decompress[0]}" >/dev/null || die "${decompress[0]} is not installed (apt-get install ${decompress[0]})"
-decompress_backup() { "${decompress[@]}" -- "$backup"; }
+age_err=""
+if [[ $encrypted == yes ]]; then
+  [[ -n $identity ]] || die "$name is encrypted: an age identity (private key file) is needed to read it; set MIGTOOL_AGE_IDENTITY=/path/to/key.txt or pass --identity /path/to/key.txt" 2
+  [[ -f $identity && -r $identity ]] || die "age identity file not found or not readable: $identity" 2
+  command -v age >/dev/null || die "$name is encrypted and the age CLI is not installed (apt-get install age)"
+  # age's complaints (wrong key, damaged file) land here: the checks below explain a failed read with them.
+  age_err=$(mktemp "${TMPDIR:-/tmp}/postgres-restore.age.XXXXXX")
+  trap 'rm -f -- "$age_err"' EXIT
+  # The key is a file path on age's command line, never its content.
+  decompress_backup() { age -d -i "$identity" -- "$backup" 2>"$age_err" | "${decompress[@]}"; }
+else
+  decompress_backup() { "${decompress[@]}" -- "$backup"; }
+fi
+# why_unreadable: age's reason when decryption failed, for the refusal message.
+why_unreadable() {
+  [[ -n $age_err && -s $age_err ]] || return 1
+  if grep -qi "no identity matched" "$age_err"; then
+    printf 'the age identity %s does not match this backup'"'"'s recipients (use the key of one of the recipients in %s.json)' "$identity" "$name"
+  else
+    printf 'age cannot decrypt it: %s' "$(tail -n1 "$age_err")"
+  fi
+}
 
 # ------------------------------------------------------------------ where the database is
 urldecode() { local s=${1//+/%2B}; printf '%b' "${s//%/\\x}"; }
@@ -219,15 +251,19 @@ else
   say "warning: no $name.sha256 beside the backup: only the stream check below proves it whole"
 fi
 
-say "reading the whole backup to its end ..."
+decrypting=""
+[[ $encrypted == yes ]] && decrypting=" (decrypting with age)"
+say "reading the whole backup to its end$decrypting ..."
 if [[ $format == sql ]]; then
   if ! tail_text=$(decompress_backup | tail -c 4096 | tr -d '\000'); then
+    if why=$(why_unreadable); then die "refusing $name: $why; no database was touched"; fi
     die "refusing $name: it does not decompress to its end (truncated or corrupt); no database was touched"
   fi
   [[ $tail_text == *"-- PostgreSQL database dump complete"* ]] \
     || die "refusing $name: the dump has no pg_dump completion line at its end (incomplete); no database was touched"
 else
   if ! check_err=$( { decompress_backup | pgr -f /dev/null; } 2>&1 ); then
+    if why=$(why_unreadable); then die "refusing $name: $why; no database was touched"; fi
     die "refusing $name: it cannot be read to its end (truncated or corrupt): $(printf '%s' "$check_err" | tail -n1); no database was touched"
   fi
 fi
@@ -294,6 +330,7 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM HUP
   if [[ -n $tmp_archive ]]; then rm -f -- "$tmp_archive"; fi
+  if [[ -n $age_err ]]; then rm -f -- "$age_err"; fi
   if [[ -n $allow_back ]]; then
     session_options="" pg "$admin_db" -v t="$allow_back" -f - <<<'ALTER DATABASE :"t" ALLOW_CONNECTIONS true;' \
       >/dev/null 2>&1 || say "warning: could not reopen connections to $allow_back: ALTER DATABASE \"$allow_back\" ALLOW_CONNECTIONS true"

@@ -3,20 +3,14 @@ service publishes no port, then run over the published port with the compose fil
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.support.published_postgres import compose_target, published_postgres, run_migtool
+
 pytestmark = pytest.mark.e2e
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-PUBLISH = HERE / "compose.publish-postgres.yml"
 SEED = """
 DROP TABLE IF EXISTS bf_e2e, migtool_backfill;
 CREATE TABLE bf_e2e (id int PRIMARY KEY, a int NOT NULL, b int);
@@ -24,34 +18,9 @@ INSERT INTO bf_e2e SELECT g, g, NULL FROM generate_series(1, 3000) g;
 """
 
 
-def _compose(stack, files, *args):
-    argv = ["docker", "compose", "-p", stack.project_name, "--env-file", str(stack.env_file)]
-    for f in files:
-        argv += ["-f", str(f)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    return subprocess.run([*argv, *args], env=env, capture_output=True, text=True, check=True, timeout=300)
-
-
-@contextlib.contextmanager
-def published_postgres(stack):
-    """Postgres recreated with a loopback port for the test, and put back as it was afterwards."""
-    files = [*stack.compose_files, PUBLISH]
-    _compose(stack, files, "up", "-d", "--wait", "postgres")
-    try:
-        yield files
-    finally:
-        _compose(stack, stack.compose_files, "up", "-d", "--wait", "postgres", "app")
-
-
 def _backfill(stack, files, *args):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MIGTOOL_", "COMPOSE_")) and k != "DATABASE_URL"}
-    env.update({"MIGTOOL_TARGET": "compose", "MIGTOOL_COMPOSE_PROJECT": stack.project_name,
-                "MIGTOOL_COMPOSE_ENV_FILE": str(stack.env_file),
-                "MIGTOOL_COMPOSE_FILE": os.pathsep.join(str(f) for f in files)})
-    return subprocess.run([sys.executable, "-m", "migtool", "backfill", "--table", "bf_e2e", "--set", "b = a * 2",
-                           "--batch-size", "500", "--yes", *args], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=REPO)
+    return run_migtool(compose_target(stack, files), "backfill", "--table", "bf_e2e", "--set", "b = a * 2",
+                       "--batch-size", "500", "--yes", *args)
 
 
 def test_backfill_through_the_compose_target(compose_stack):

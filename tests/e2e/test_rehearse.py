@@ -100,11 +100,9 @@ def test_a_pure_expand_rehearses_with_no_failed_request_and_yes_everywhere(produ
         "20250301090000_expand": 'ALTER TABLE "User" ADD COLUMN "nickname" TEXT;\n'
                                  'CREATE TABLE "Tag" ("id" SERIAL PRIMARY KEY, "label" TEXT NOT NULL);\n',
         "20250302090000_name_index_concurrently": 'CREATE INDEX CONCURRENTLY "User_name_idx" ON "User"("name");\n',
-    })
+    }, "--check-new-on-old")
     assert res.returncode == 0, explain(report)
-    assert answers(report) == {"migration-applies": "yes", "old-code-on-new-schema": "yes",
-                               "new-code-on-new-schema": "yes", "new-code-on-old-schema": "not checked",
-                               "rollback-tested": "yes"}
+    assert set(answers(report).values()) == {"yes"}, explain(report)
     assert report["old_code"]["during_and_after"]["failed"] == 0
     assert report["old_code"]["during_and_after"]["requests"] > 50
     concurrent = by_name(report)["20250302090000_name_index_concurrently"]
@@ -135,7 +133,6 @@ def test_a_blocking_index_blocks_writers_and_a_rename_fails_the_old_code(product
     assert blocking["locks"]["tables"]["User"]["lock"] == "ShareLock", blocking
     # Writers waited behind the build for most of it.
     assert blocking["locks"]["blocked_max_s"] >= 0.5 * blocking["seconds"] > 0, blocking
-    assert rows["20250302090000_rename_name"]["locks"]["tables"]["User"]["lock"] == "AccessExclusiveLock"
     assert leftovers() == []
 
 

@@ -2,22 +2,16 @@
 
 import json
 
-import psycopg
 import pytest
 
 from tests.support.backupdb import cli_env, run_cli
+from tests.support.sql import sql
 
 pytestmark = pytest.mark.integration
 
 
 def backfill(url, tmp_path, *args):
     return run_cli(["backfill", "--target", "direct", *args], cli_env(url), tmp_path, timeout=120)
-
-
-def sql(url, query, params=None):
-    with psycopg.connect(url, autocommit=True) as c:
-        cur = c.execute(query, params)
-        return cur.fetchall() if cur.description else None
 
 
 @pytest.fixture

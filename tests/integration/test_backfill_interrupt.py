@@ -5,10 +5,10 @@ import json
 import signal
 import time
 
-import psycopg
 import pytest
 
 from tests.support.backupdb import cli_env, run_cli, start_cli
+from tests.support.sql import sql
 
 pytestmark = pytest.mark.integration
 
@@ -18,12 +18,6 @@ SET = "v = src * 2, n_updates = n_updates + 1"
 SLOW = ["--batch-size", "500", "--sleep", "40"]  # ~120 batches, several seconds: time to interrupt
 CONTENT = "SELECT md5(string_agg(id || ':' || coalesce(v::text, '-') || ':' || n_updates, ',' ORDER BY id)) FROM items"
 EXPECTED = "SELECT md5(string_agg(id || ':' || (src * 2) || ':1', ',' ORDER BY id)) FROM items"
-
-
-def sql(url, query, params=None):
-    with psycopg.connect(url, autocommit=True) as c:
-        cur = c.execute(query, params)
-        return cur.fetchall() if cur.description else None
 
 
 @pytest.fixture

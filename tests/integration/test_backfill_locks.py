@@ -9,14 +9,9 @@ import psycopg
 import pytest
 
 from tests.support.backupdb import cli_env, start_cli
+from tests.support.sql import sql
 
 pytestmark = pytest.mark.integration
-
-
-def sql(url, query, params=None):
-    with psycopg.connect(url, autocommit=True) as c:
-        cur = c.execute(query, params)
-        return cur.fetchall() if cur.description else None
 
 
 @pytest.fixture

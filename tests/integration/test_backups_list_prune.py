@@ -3,30 +3,21 @@
 import json
 import os
 import time
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from migtool.backup import naming
 from migtool.backup.catalog import load
-from migtool.backup.dump import BackupRequest, create_backup
 from migtool.backup.verify import verify_backup
-from migtool.config import Secret
-from migtool.database import DirectDatabase
-from tests.support.backupdb import cli_env, run_cli, seed_varied, visible_files
+from tests.support.backup_folders import backup_at, varied_database
+from tests.support.backupdb import cli_env, run_cli, visible_files
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def db(pg_url):
-    seed_varied(pg_url)
-    return DirectDatabase(Secret(pg_url))
-
-
-def backup_at(db, folder, days_ago, reason):
-    when = datetime.now(UTC) - timedelta(days=days_ago)
-    return create_backup(db, BackupRequest(folder, reason, "sql", "zstd"), clock=lambda: when).path
+    return varied_database(pg_url)
 
 
 def test_list_newest_first_with_json(db, tmp_path):

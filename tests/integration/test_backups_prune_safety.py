@@ -7,31 +7,22 @@ import json
 import os
 import signal
 import time
-from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from migtool.backup import naming
 from migtool.backup.catalog import load, set_pinned
-from migtool.backup.dump import BackupRequest, create_backup
 from migtool.backup.verify import verify_backup
-from migtool.config import Secret
-from migtool.database import DirectDatabase
-from tests.support.backupdb import cli_env, run_cli, seed_bulk, seed_varied, start_cli, visible_files
+from tests.support.backup_folders import backup_at, varied_database
+from tests.support.backupdb import cli_env, run_cli, seed_bulk, start_cli, visible_files
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def db(pg_url):
-    seed_varied(pg_url)
-    return DirectDatabase(Secret(pg_url))
-
-
-def backup_at(db, folder, days_ago, reason):
-    when = datetime.now(UTC) - timedelta(days=days_ago)
-    return create_backup(db, BackupRequest(folder, reason, "sql", "zstd"), clock=lambda: when).path
+    return varied_database(pg_url)
 
 
 def prune(folder, *extra, url=None, **env):

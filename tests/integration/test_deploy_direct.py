@@ -277,3 +277,25 @@ def test_webhook_gets_the_failure_and_a_dead_webhook_changes_nothing(project):
     res = migtool(project, "deploy-migrate", "--yes", MIGTOOL_NOTIFY_WEBHOOK_URL=dead)
     assert res.returncode == 1 and "could not notify 127.0.0.1" in res.stderr
     assert time.monotonic() - t0 < 60
+
+
+def test_the_pre_deploy_backup_is_encrypted_and_verified_with_the_identity(project, tmp_path):
+    import shutil
+
+    if shutil.which("age-keygen") is None:
+        pytest.fail("age-keygen is missing: scripts/dev/host-tools installs age")
+    key = tmp_path / "age.key"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    public = next(line.split(": ", 1)[1] for line in key.read_text().splitlines() if line.startswith("# public key"))
+    assert migtool(project, "deploy-migrate", "--yes").returncode == 0
+    write_migration(project["mdir"], *DANGER)
+    res = migtool(project, "deploy-migrate", "--yes", "--allow-danger", "--json",
+                  MIGTOOL_AGE_RECIPIENTS=public, MIGTOOL_AGE_IDENTITY=str(key))
+    assert res.returncode == 0, res.stderr
+    name = json.loads(res.stdout)["backup"]["name"]
+    backup = project["backups"] / name
+    assert name.endswith(".dump.zst.age") and backup.read_bytes().startswith(b"age-encryption.org/v1")
+    verdict = json.loads(backup.with_name(name + ".verified.json").read_text())
+    assert verdict["ok"] is True
+    manifest = json.loads(backup.with_name(name + ".json").read_text())
+    assert manifest["encryption"]["recipients"] == [public]

@@ -132,7 +132,7 @@ def test_nothing_changed_passes(history):
 def test_unknown_ref_is_a_usage_error_with_the_fetch_hint(history):
     res = lint(history, "--changed-since", "origin/nope")
     assert res.returncode == 2
-    assert "git fetch origin origin/nope" in res.stderr and "fetch-depth: 0" in res.stderr
+    assert "git fetch origin nope " in res.stderr and "fetch-depth: 0" in res.stderr
 
 
 def test_outside_a_git_repository(tmp_path):

@@ -4,38 +4,27 @@ nothing overwritten, --dry-run writes nothing, data checks run when the database
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import psycopg
 import pytest
 
 from migtool.cli import main
+from tests.support.example_project import EXAMPLE_MIGRATIONS, clear_settings, example_project
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "prisma-app" / "prisma" / "migrations"
 NOWHERE = "postgresql://nobody@127.0.0.1:1/none"
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    for var in list(os.environ):
-        if var.startswith("MIGTOOL_") or var in ("DATABASE_URL", "DB_USER", "DB_NAME"):
-            monkeypatch.delenv(var, raising=False)
-    shutil.copytree(EXAMPLE, tmp_path / "prisma" / "migrations")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MIGTOOL_TARGET", "direct")
-    monkeypatch.setenv("MIGTOOL_MIGRATIONS_DIR", "prisma/migrations")
-    return tmp_path
+    return example_project(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def live(project, pg_url, monkeypatch):
     """The example's schema in a real database (only there: the folder has just the init migration)."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        for folder in sorted(p for p in EXAMPLE.iterdir() if p.is_dir()):
+        for folder in sorted(p for p in EXAMPLE_MIGRATIONS.iterdir() if p.is_dir()):
             conn.execute((folder / "migration.sql").read_text())
         conn.execute("""INSERT INTO "User" ("email", "name") VALUES ('a@x', 'Ann'), ('b@x', 'Ann'), ('c@x', 'Bo')""")
         conn.execute("""INSERT INTO "Order" ("userId", "total") VALUES (1, 5), (2, 6)""")
@@ -120,9 +109,7 @@ def test_written_plan_lints_clean_through_the_cli(project, capsys, monkeypatch):
 
 
 def test_no_database_and_no_migrations_folder_is_a_usage_error(tmp_path, capsys, monkeypatch):
-    for var in list(os.environ):
-        if var.startswith("MIGTOOL_") or var in ("DATABASE_URL", "DB_USER", "DB_NAME"):
-            monkeypatch.delenv(var, raising=False)
+    clear_settings(monkeypatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", NOWHERE)
     code, _, err = plan(capsys, "drop-table", "User", "--target", "direct", "--migrations-dir", "nowhere")

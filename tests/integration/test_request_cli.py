@@ -4,19 +4,16 @@ paths, and the pending ones found through `_prisma_migrations`), and without a d
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from migtool.cli import main
+from tests.support.example_project import EXAMPLE_MIGRATIONS, example_project
 from tests.support.prisma_table import PrismaTable
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "prisma-app" / "prisma" / "migrations"
 PHONE = ["20250203090000_add_user_phone", "20250204090000_backfill_user_phone",
          "20250210090000_user_phone_default_and_check", "20250211090000_validate_user_phone_check",
          "20250212090000_user_phone_set_not_null"]
@@ -24,14 +21,7 @@ PHONE = ["20250203090000_add_user_phone", "20250204090000_backfill_user_phone",
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    for var in list(os.environ):
-        if var.startswith("MIGTOOL_") or var in ("DATABASE_URL", "DB_USER", "DB_NAME"):
-            monkeypatch.delenv(var, raising=False)
-    shutil.copytree(EXAMPLE, tmp_path / "prisma" / "migrations")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MIGTOOL_TARGET", "direct")
-    monkeypatch.setenv("MIGTOOL_MIGRATIONS_DIR", "prisma/migrations")
-    return tmp_path
+    return example_project(tmp_path, monkeypatch)
 
 
 def request(capsys, *argv):
@@ -48,10 +38,10 @@ def _live(monkeypatch, pg_url, upto: int) -> PrismaTable:
     """The database with the example's first `upto` migrations applied (and recorded), 2000 users, analyzed."""
     table = PrismaTable(pg_url)
     table.create()
-    names = sorted(p.name for p in EXAMPLE.iterdir() if p.is_dir())
+    names = sorted(p.name for p in EXAMPLE_MIGRATIONS.iterdir() if p.is_dir())
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for name in names[:upto]:
-            script = (EXAMPLE / name / "migration.sql").read_bytes()
+            script = (EXAMPLE_MIGRATIONS / name / "migration.sql").read_bytes()
             conn.execute(script.decode())
             table.apply(name, script)
         conn.execute("""INSERT INTO "User" ("email") SELECT 'u' || g FROM generate_series(1, 2000) g""")

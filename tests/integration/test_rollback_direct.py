@@ -12,31 +12,19 @@ import psycopg
 import pytest
 
 from migtool.runs import read_runs
-from tests.support.backupdb import cli_env, content_hashes, run_cli, seed_varied
-from tests.support.prisma_table import PrismaTable, write_lock_file, write_migration
+from tests.support.backupdb import cli_env, content_hashes, run_cli
+from tests.support.rollback_project import DROP_BIO as DROP
+from tests.support.rollback_project import drop_bio_project
 
 pytestmark = pytest.mark.integration
 
 INIT = "CREATE TABLE notes (id int PRIMARY KEY, body text);\n"
-DROP = "ALTER TABLE users DROP COLUMN bio;\n"
 
 
 @pytest.fixture
 def project(tmp_path, pg_url):
     """A migrations folder with init (applied) and drop_bio (not yet), and a migtool.yaml for it."""
-    mig = tmp_path / "migrations"
-    write_lock_file(mig)
-    write_migration(mig, "20250101000000_init", INIT)
-    write_migration(mig, "20250102000000_drop_bio", DROP)
-    (tmp_path / "migtool.yaml").write_text(
-        f"target: direct\nmigrations_dir: {mig}\nbackup_dir: {tmp_path / 'backups'}\nresolve_command: \"\"\n")
-    seed_varied(pg_url)
-    table = PrismaTable(pg_url)
-    table.create()
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(INIT)
-    table.apply("20250101000000_init", INIT.encode())
-    return tmp_path, table
+    return tmp_path, drop_bio_project(tmp_path, pg_url, INIT)
 
 
 def cli(args, url, cwd):

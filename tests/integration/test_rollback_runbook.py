@@ -11,27 +11,18 @@ import pexpect
 import psycopg
 import pytest
 
-from tests.support.backupdb import cli_env, content_hashes, run_cli, seed_varied
-from tests.support.prisma_table import PrismaTable, write_lock_file, write_migration
+from tests.support.backupdb import cli_env, content_hashes, run_cli
+from tests.support.rollback_project import DROP_BIO as DROP
+from tests.support.rollback_project import drop_bio_project
 
 pytestmark = pytest.mark.integration
 
-DROP = "ALTER TABLE users DROP COLUMN bio;\n"
 NAME = "20250102000000_drop_bio"
 
 
 @pytest.fixture
 def project(tmp_path, pg_url):
-    mig = tmp_path / "migrations"
-    write_lock_file(mig)
-    write_migration(mig, "20250101000000_init", "SELECT 1;\n")
-    write_migration(mig, NAME, DROP)
-    (tmp_path / "migtool.yaml").write_text(
-        f"target: direct\nmigrations_dir: {mig}\nbackup_dir: {tmp_path / 'backups'}\nresolve_command: \"\"\n")
-    seed_varied(pg_url)
-    table = PrismaTable(pg_url)
-    table.create()
-    table.apply("20250101000000_init", b"SELECT 1;\n")
+    table = drop_bio_project(tmp_path, pg_url, "SELECT 1;\n")
     res = run_cli(["backup", "--reason", "before drop", "--json"], cli_env(pg_url), tmp_path)
     assert res.returncode == 0, res.stderr
     before = content_hashes(pg_url)

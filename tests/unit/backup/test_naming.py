@@ -80,3 +80,19 @@ def test_attempt_limits():
         naming.build_name("db", WHEN, "r", "custom", "zstd", attempt=0)
     with pytest.raises(ValueError):
         naming.build_name("db", WHEN, "r", "custom", "brotli")
+
+
+@pytest.mark.parametrize(("fmt", "comp"), [("sql", "gzip"), ("custom", "zstd")])
+def test_an_encrypted_backup_adds_age_and_round_trips(fmt, comp):
+    plain = naming.build_name("db", WHEN, "x", fmt, comp)
+    enc = naming.build_name("db", WHEN, "x", fmt, comp, encrypted=True)
+    assert enc.filename == plain.filename + ".age" and naming.is_encrypted_name(enc.filename)
+    assert naming.parse_name(enc.filename) == enc and naming.parse_name(plain.filename) == plain
+    assert naming.parse_name(plain.filename).encrypted is False
+    assert naming.parse_partial(naming.partial_name(enc.filename)) == enc.filename
+    assert naming.parse_partial("." + naming.manifest_name(enc.filename) + ".partial") == enc.filename
+
+
+def test_age_must_be_the_last_suffix_of_a_known_extension():
+    assert naming.parse_name("db-20240506T070809Z-x.age") is None
+    assert naming.parse_name("db-20240506T070809Z-x.dump.zst.age.age") is None
