@@ -172,4 +172,10 @@ def _tool_failure(what: str, code: int, err: bytes) -> MigtoolError:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     # pg_restore's last line is often a summary ("errors ignored on restore: 1"): show the first error.
     first_error = next((ln for ln in lines if "error" in ln.lower()), lines[-1] if lines else "no error output")
+    lowered = text.lower()
+    if any(s in lowered for s in ("could not connect", "connection refused", "server closed the connection",
+                                   "terminating connection")):
+        # The server went away mid-restore: the environment (exit 3), as pg_dump's failure says too.
+        return EnvironmentProblem(f"{what} lost the database: {first_error}",
+                                  hint="check the server with `migtool doctor`, then run the same command again")
     return MigtoolError(f"{what} failed (exit {code}): {first_error}")

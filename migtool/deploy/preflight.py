@@ -66,6 +66,11 @@ def run_preflight(config: Config, *, backup_certain: bool = False) -> Preflight:
     """All checks; raises the failures together (environment first: exit 3, else configuration: 2).
     With backup_certain (--backup always) the free disk is checked here; otherwise the backup step
     checks it only when lint says a backup is needed."""
+    if config.target == "direct" and not config.migrate_command:
+        # Found here, not at the migrate step: before the lock, the lint and a backup are spent on it.
+        raise ConfigError("the direct target needs migrate_command: the command that applies the migrations "
+                          "here, e.g. `npx prisma migrate deploy`",
+                          hint="set migrate_command in migtool.yaml (or MIGTOOL_MIGRATE_COMMAND)")
     checks = run_checks(config)
     failures = [c for c in checks if c.status == "fail"]
     if failures:

@@ -111,7 +111,7 @@ def _run_restore(config: Config, req: RestoreRequest, db: Database | None = None
 
         def drop_mine() -> None:
             if mine["name"]:
-                server.drop(admin, mine["name"])
+                server.drop_unfinished(admin, mine["name"])
 
         run.on_cleanup("drop the unfinished database", drop_mine)
 

@@ -212,7 +212,8 @@ def _run_rollback(config: Config, req: RollbackRequest, db: Database | None = No
             kept = server.kept_name(target, "rollback", when)
             server.create_like(admin, new, target)
             mine = {"name": new}
-            run.on_cleanup("drop the unfinished copy", lambda: mine["name"] and server.drop(admin, mine["name"]))
+            run.on_cleanup("drop the unfinished copy",
+                           lambda: mine["name"] and server.drop_unfinished(admin, mine["name"]))
             if req.stop_first:
                 stop_app()
             run.state = f"database {target} unchanged" + ("; app stopped" if req.stop_first else "; app serving")

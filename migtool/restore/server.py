@@ -130,6 +130,16 @@ def drop(admin: Database, name: str) -> None:
     admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
 
 
+def drop_unfinished(admin: Database, name: str) -> None:
+    """Drop a half-loaded copy; when the server is gone too, say which database is left and how to drop it
+    (no later run knows it: `rollback --cleanup` lists only kept copies)."""
+    try:
+        drop(admin, name)
+    except MigtoolError as exc:
+        raise MigtoolError(f"{name} is left behind ({exc.message}); once the server is back, drop it: "
+                           f"DROP DATABASE {quote_ident(name)} WITH (FORCE);", exit_code=exc.exit_code) from None
+
+
 def database_bytes(admin: Database, name: str) -> int | None:
     rows = admin.query(f"SELECT pg_database_size({quote_literal(name)}) AS n "
                        f"WHERE EXISTS (SELECT 1 FROM pg_database WHERE datname = {quote_literal(name)})")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from migtool.config import Config
-from migtool.errors import CheckFailed, MigtoolError
+from migtool.errors import CheckFailed, ExitCode, MigtoolError
 from migtool.schedule import state as schedule_state
 from migtool.schedule.cron import Schedule
 
@@ -95,6 +95,10 @@ def run_once(config: Config, request, clock: Callable[[], datetime] = utcnow, up
                                    hint=f"migtool backups upload {made.path.name}", exit_code=exc.exit_code) from None
             result.uploaded = f"s3://{done['bucket']}/{done['key']}"
     except MigtoolError as exc:
+        if exc.exit_code == ExitCode.INTERRUPTED:
+            # create_backup turns Ctrl-C / SIGTERM (docker stop) into an error after cleaning up its
+            # partial file: that is the operator stopping the scheduler, not a failed run to retry.
+            raise KeyboardInterrupt from None
         result.error, result.exit_code = exc.message, int(exc.exit_code)
     except Exception as exc:  # a bug must not end a long-lived scheduler: report it and try next time
         log.debug("scheduled backup crashed", exc_info=True)

@@ -299,3 +299,14 @@ def test_the_pre_deploy_backup_is_encrypted_and_verified_with_the_identity(proje
     assert verdict["ok"] is True
     manifest = json.loads(backup.with_name(name + ".json").read_text())
     assert manifest["encryption"]["recipients"] == [public]
+
+
+def test_direct_target_without_migrate_command_is_a_config_error_before_anything_runs(project):
+    write_migration(project["mdir"], *SAFE)
+    res = migtool({**project, "command": ""}, "deploy-migrate", "--yes", "--json")
+    assert res.returncode == 2, res.stderr
+    assert "migrate_command" in res.stderr and "partly migrated" not in res.stderr
+    record = json.loads(res.stdout) if res.stdout.strip() else {}
+    assert [s["name"] for s in record.get("steps", [])] in ([], ["preflight"])
+    assert held_locks(project["url"]) == []
+    assert rows(project["url"], "SELECT to_regclass('_prisma_migrations') IS NULL") == [(True,)]

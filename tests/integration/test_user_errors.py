@@ -218,3 +218,40 @@ def test_init_when_migtool_yaml_is_a_folder_says_so(tmp_path):
     no_crash(res)
     assert res.returncode == 3, res.stderr
     assert "migtool.yaml is a folder: move it away" in res.stderr
+
+
+def test_backup_schedule_stops_on_sigterm_during_a_backup(users, tmp_path):
+    """docker stop while a scheduled backup runs ends the scheduler (it used to count it as a failed
+    run and carry on, until docker's SIGKILL)."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.support.backupdb import start_cli
+
+    backups = tmp_path / "backups"
+    with psycopg.connect(users) as blocker:  # the backup waits for this lock: it is mid-way, for sure
+        blocker.execute('LOCK TABLE "User" IN ACCESS EXCLUSIVE MODE')
+        proc = start_cli(["--target", "direct", "--backup-dir", str(backups), "backup", "--schedule",
+                          "* * * * * *"], cli_env(users), tmp_path)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                waiting = sql(users, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if waiting[0][0]:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("the backup never started waiting")
+            proc.send_signal(signal.SIGTERM)
+            try:
+                _, err = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                pytest.fail("the scheduler kept running after SIGTERM")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err
+    assert "scheduled backups stopped" in err
+    assert not [p for p in backups.iterdir() if p.name.endswith(".partial")]
