@@ -43,6 +43,8 @@ def add_arguments(parser) -> None:
                         help="when to back up first (default: deploy_backup from the config, else dangerous: "
                              "when a pending migration has a danger or warning finding)")
     parser.add_argument("--allow-danger", action="store_true", help="apply even with unsuppressed danger findings")
+    parser.add_argument("--skip-data-checks", action="store_true",
+                        help="apply even when a data check says a statement will fail on today's rows (recorded)")
     parser.add_argument("--lock-timeout", type=_seconds, default=None, metavar="S",
                         help="seconds to wait for another run's deploy lock (default: deploy_lock_timeout, 60)")
     parser.add_argument("--timeout", type=_seconds, default=None, metavar="S",
@@ -75,6 +77,7 @@ def run(args, config) -> int:
         lock_timeout=args.lock_timeout if args.lock_timeout is not None else config.deploy_lock_timeout,
         timeout=args.timeout if args.timeout is not None else config.migrate_timeout,
         on_failure=args.on_failure,
+        skip_data_checks=args.skip_data_checks,
         confirm=_confirm if sys.stdin.isatty() and sys.stderr.isatty() else None,
     )
     check_options(options)  # before anything runs or is recorded

@@ -77,6 +77,27 @@ def _rows(config, tables: list[str]) -> dict[str, str]:
     return out
 
 
+def _add_data_checks(config, req, files) -> None:
+    """Statements the data checks prove will fail, beside their table's estimate ("will fail: 1,204 rows
+    of "User" have NULL "phone""): the rows a reviewer must see before approving."""
+    from migtool.errors import MigtoolError
+    from migtool.plan.request import UNREACHABLE
+
+    if not req.tables or all(v == UNREACHABLE for v in req.rows.values()):
+        return
+    from migtool.database import open_database
+    from migtool.datacheck import check_files, settings_from_config
+
+    try:
+        results = check_files(open_database(config), files, settings_from_config(config))
+    except MigtoolError:
+        return
+    for r in results:
+        table = r.check.table.name
+        if table in req.rows and r.result == "will-fail" and r.text:
+            req.rows[table] += f"; {r.text}"
+
+
 def run(args, config) -> int:
     from migtool import output
     from migtool.errors import ConfigError, EnvironmentProblem
@@ -101,6 +122,7 @@ def run(args, config) -> int:
     req = Request(migrations, reason, report.findings, {}, backup_reason, lint_paths,
                   datetime.now(UTC).strftime("%Y-%m-%d"))
     req.rows = _rows(config, req.tables)
+    _add_data_checks(config, req, shown)
     if args.rehearsal:
         from migtool.plan.request import rehearsal_checklist
 

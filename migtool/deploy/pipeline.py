@@ -46,6 +46,7 @@ class DeployOptions:
     lock_timeout: float = 60
     timeout: float | None = None  # the migrate step's limit in seconds
     on_failure: str = "stop"  # stop or rollback
+    skip_data_checks: bool = False  # issue 17: run even when a data check says a statement will fail
     confirm: Callable[[str], bool] | None = None  # asks a person; None when there is no terminal
 
 
@@ -169,6 +170,17 @@ def deploy_migrate(config: Config, options: DeployOptions, run: StepRunner,
         return report
 
     report = run.step("lint", lint)
+
+    def data_checks():
+        # Before any backup: a migration that cannot succeed on today's rows is refused with the counts.
+        from migtool.datacheck.deploy import refuse_on_certain_failures
+
+        refuse_on_certain_failures(db, config, pending, skip=options.skip_data_checks, record=run.set, say=say,
+                                   on_refuse=lambda: run.finish("refused", 1))
+        checked = run.record.get("data_checks") or {}
+        run.detail("skipped (--skip-data-checks)" if checked.get("skipped") else "no statement will fail on today's data")
+
+    run.step("data-checks", data_checks)
     want_backup, why = decide_backup(options.backup, report)
     run.set("backup_decision", {"backup": want_backup, "why": why})
     plan = {"pending": names, "backup": want_backup, "backup_why": why}

@@ -106,3 +106,14 @@ def test_request_without_paths_and_without_a_database_exits_3(project, capsys, m
     assert code == 3
     assert "cannot tell which migrations are pending" in err
     assert "migtool request prisma/migrations/<folder>" in err
+
+
+def test_request_shows_the_rows_a_data_check_proves_will_fail(project, capsys, monkeypatch, pg_url):
+    _live(monkeypatch, pg_url, upto=3)  # "phone" exists, NULL on all 2,000 users
+    folder = project / "prisma" / "migrations" / "20990101000000_phone_required"
+    folder.mkdir()
+    (folder / "migration.sql").write_text('ALTER TABLE "User" ALTER COLUMN "phone" SET NOT NULL;\n')
+    code, out, err = request(capsys, "prisma/migrations/20990101000000_phone_required")
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith('| "User" |'))
+    assert "about 2,000 (pg_class.reltuples)" in row and "will fail" in row and "2,000" in row.split("will fail")[1], row
