@@ -58,4 +58,10 @@ def annotate(report, results: Iterable[Result]) -> list:
 
 def failure_lines(results: Sequence[Result]) -> list[str]:
     """One line per certain failure: where, what, and the fix (for deploy-migrate's refusal)."""
-    return [f"{r.check.where}: {r.text}; fix: {fix_for(r)}" for r in results if r.result == WILL_FAIL]
+    from pathlib import Path
+
+    def where(r: Result) -> str:
+        path = Path(r.check.file)
+        return f"{path.parent.name if path.name == 'migration.sql' else r.check.file}:{r.check.line}"
+
+    return [f"{where(r)}: {r.text}; fix: {fix_for(r)}" for r in results if r.result == WILL_FAIL]

@@ -220,7 +220,7 @@ class Rehearsal:
         self.copy.with_database("postgres").execute(sql)
 
     def lint_opinion(self) -> dict[str, list[str]]:
-        """Lint's findings on the rehearsed migrations that say they break the running code."""
+        """Lint's danger findings on the rehearsed migrations, by migration; suppressed ones marked so."""
         from migtool.lint.api import lint_pending
 
         names = [m["name"] for m in self.applied_now]
@@ -232,8 +232,9 @@ class Rehearsal:
         report = lint_pending(folder, applied, self.config.pg_version or 15)
         out: dict[str, list[str]] = {}
         for f in report.findings:
-            if f.severity == "danger" and not f.suppressed:
-                out.setdefault(Path(str(f.file)).parent.name, []).append(f.rule)
+            if f.severity == "danger":
+                rule = f"{f.rule} (suppressed)" if f.suppressed else f.rule
+                out.setdefault(Path(str(f.file)).parent.name, []).append(rule)
         return out
 
     # ------------------------------------------------------------------ helpers

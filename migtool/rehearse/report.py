@@ -37,6 +37,10 @@ def _traffic_answer(summary: dict[str, Any] | None, what: str) -> tuple[str, str
     return "yes", f"{summary['requests']} requests, 0 failed, p99 {summary['p99_ms']} ms"
 
 
+def _bare(rules: list[str]) -> str:
+    return ", ".join(sorted({r.removesuffix(" (suppressed)") for r in rules}))
+
+
 def build_report(*, backup: str, migrate: dict[str, Any], per_migration: list[dict[str, Any]],
                  old_during: dict[str, Any], old_before: dict[str, Any], new_on_new: dict[str, Any] | None,
                  new_on_old: dict[str, Any] | None, rollback: dict[str, Any] | None,
@@ -69,16 +73,26 @@ def build_report(*, backup: str, migrate: dict[str, Any], per_migration: list[di
                  for qid, text in QUESTIONS]
     lessons = []
     for row in per_migration:
-        said = lint.get(row["migration"], [])
+        said = sorted(set(lint.get(row["migration"], [])))
+        active = [r for r in said if not r.endswith("(suppressed)")]
         failed = row["old_code"]["failed"]
-        if said and not failed:
-            lessons.append(f"{row['migration']}: lint said {', '.join(sorted(set(said)))} would break the old "
-                           "code; the rehearsal saw no failed request during it")
+        if active and not failed:
+            lessons.append(f"{row['migration']}: lint said {', '.join(active)} would break the old code; the "
+                           "rehearsal saw no failed request during it")
+        elif failed and said and not active:
+            lessons.append(f"{row['migration']}: lint's {_bare(said)} finding was suppressed (migtool:allow), and "
+                           f"the old code failed {failed} requests during it")
         elif failed and not said:
-            lessons.append(f"{row['migration']}: the old code failed {failed} requests during it, and lint "
-                           "had no danger finding")
-    if old_during["failed"] and not any(r["old_code"]["failed"] for r in per_migration) and not any(lint.values()):
-        lessons.append("the old code failed after the migrations, and lint had no danger finding")
+            lessons.append(f"{row['migration']}: the old code failed {failed} requests during it, and lint had no "
+                           "danger finding")
+    after_only = old_during["failed"] and not any(r["old_code"]["failed"] for r in per_migration)
+    if after_only:
+        said = sorted({r for rules in lint.values() for r in rules})
+        if not said:
+            lessons.append("the old code failed after the migrations, and lint had no danger finding")
+        elif all(r.endswith("(suppressed)") for r in said):
+            lessons.append(f"the old code failed after the migrations, where lint's {_bare(said)} finding was "
+                           "suppressed (migtool:allow)")
     passed = all(q["answer"] in ("yes", "not checked") for q in questions) and \
         answers["migration-applies"][0] == "yes"
     return {

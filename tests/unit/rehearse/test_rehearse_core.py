@@ -126,3 +126,10 @@ def test_request_includes_only_what_the_rehearsal_proved():
     req = Request([m], None, [], {}, "before-x", ["x"], "2026-12-01", rehearsal=lines)
     text = render(req)
     assert "### Testing done (`migtool rehearse`)" in text and lines[1] in text
+
+
+def test_a_suppressed_finding_is_named_when_the_rehearsal_shows_the_breakage():
+    failing = [_result(False, "HTTP 500: column does not exist")] * 2
+    r = _report(failing, [_result()], lint={"m1": ["drop-column (suppressed)"]})
+    assert r["lint_vs_rehearsal"] == ["m1: lint's drop-column finding was suppressed (migtool:allow), and the old "
+                                      "code failed 2 requests during it"]
