@@ -311,33 +311,3 @@ def test_direct_target_without_migrate_command_is_a_config_error_before_anything
     assert [s["name"] for s in record.get("steps", [])] in ([], ["preflight"])
     assert held_locks(project["url"]) == []
     assert rows(project["url"], "SELECT to_regclass('_prisma_migrations') IS NULL") == [(True,)]
-
-
-def test_a_set_not_null_over_nulls_is_refused_before_any_backup_and_applies_after_a_backfill(project):
-    assert migtool(project, "deploy-migrate", "--yes").returncode == 0
-    rows(project["url"], "INSERT INTO users SELECT i, CASE WHEN i % 4 = 0 THEN NULL ELSE 'n' END "
-                         "FROM generate_series(1, 1000) i RETURNING 1")
-    name = "20250106000000_name_required"
-    write_migration(project["mdir"], name, "ALTER TABLE users ALTER COLUMN name SET NOT NULL;\n")
-    refused = migtool(project, "deploy-migrate", "--yes", "--allow-danger", "--backup", "always", "--json")
-    assert refused.returncode == 1, refused.stderr
-    assert "will fail" in refused.stderr and "250" in refused.stderr, refused.stderr
-    record = json.loads(refused.stdout)
-    assert record["result"] == "refused" and record["data_checks"]["will_fail"][0]["migration"] == name
-    assert "backup" not in [s["name"] for s in record["steps"]]
-    assert not list(project["backups"].glob("*.dump*"))
-    assert rows(project["url"], f"SELECT count(*) FROM _prisma_migrations WHERE migration_name = '{name}'") == [(0,)]
-
-    rows(project["url"], "UPDATE users SET name = 'backfilled' WHERE name IS NULL RETURNING 1")
-    res = migtool(project, "deploy-migrate", "--yes", "--allow-danger", "--json")
-    assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["data_checks"] == {"skipped": False, "will_fail": []}
-
-
-def test_skip_data_checks_runs_anyway_and_says_so_in_the_record(project):
-    assert migtool(project, "deploy-migrate", "--yes").returncode == 0
-    rows(project["url"], "INSERT INTO users VALUES (1, NULL) RETURNING 1")
-    write_migration(project["mdir"], "20250106000000_name_required", "ALTER TABLE users ALTER COLUMN name SET NOT NULL;\n")
-    res = migtool(project, "deploy-migrate", "--yes", "--allow-danger", "--skip-data-checks", "--json")
-    assert res.returncode == 1  # the migration itself fails on the NULL, as the check said it would
-    assert json.loads(res.stdout)["data_checks"] == {"skipped": True, "why": "--skip-data-checks"}
