@@ -54,8 +54,9 @@ def test_backfill_first_batch_failure_names_no_none_key(users, tmp_path):
 def test_backup_dir_under_a_file_is_a_config_error(pg_url, tmp_path, command):
     (tmp_path / "afile").write_text("not a folder\n")
     (tmp_path / "migrations").mkdir()
+    # A migrate_command, so that deploy-migrate's preflight gets as far as the backup folder.
     res = cli(pg_url, tmp_path, "--backup-dir", str(tmp_path / "afile" / "backups"),
-              "--migrations-dir", str(tmp_path / "migrations"), *command)
+              "--migrations-dir", str(tmp_path / "migrations"), *command, MIGTOOL_MIGRATE_COMMAND="true")
     no_crash(res)
     assert res.returncode == 2, res.stderr
     assert "is not a folder" in res.stderr or "cannot read the run records" in res.stderr
