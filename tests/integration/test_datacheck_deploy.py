@@ -7,27 +7,16 @@ import json
 
 import pytest
 
-from tests.integration.test_deploy_direct import FAKE_PRISMA, migtool, rows
-from tests.support.prisma_table import write_lock_file, write_migration
+from tests.integration import test_deploy_direct as deploy
+from tests.integration.test_deploy_direct import migtool, rows
+from tests.support.prisma_table import write_migration
 
 pytestmark = pytest.mark.integration
 
-INIT = ("20250101000000_init", "CREATE TABLE users (id bigint PRIMARY KEY, name text);\n")
+project = deploy.project  # the same project as deploy-migrate's own direct-target tests
+
 NAME_REQUIRED = ("20250102000000_name_required", "ALTER TABLE users ALTER COLUMN name SET NOT NULL;\n")
 NAME_UNIQUE = ("20250103000000_name_unique", "ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name);\n")
-
-
-@pytest.fixture
-def project(tmp_path, pg_url):
-    mdir = tmp_path / "migrations"
-    write_lock_file(mdir)
-    write_migration(mdir, *INIT)
-    fake = tmp_path / "fake_prisma.py"
-    fake.write_text(FAKE_PRISMA)
-    import sys
-
-    return {"mdir": mdir, "backups": tmp_path / "backups", "url": pg_url,
-            "command": f"{sys.executable} {fake} {mdir}", "cwd": tmp_path}
 
 
 def backups(project) -> list[str]:
